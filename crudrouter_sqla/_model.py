@@ -1,0 +1,107 @@
+"""What the router needs to know about an ORM model, read once when the router is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, inspect
+from sqlalchemy.exc import NoInspectionAvailable
+from sqlalchemy.orm import ColumnProperty, Mapper
+
+from .errors import ConfigurationError
+
+_INT_BOUNDS: tuple[tuple[type[Any], int], ...] = (
+    (SmallInteger, 2**15 - 1),
+    (BigInteger, 2**63 - 1),
+    (Integer, 2**31 - 1),
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The mapped class, its table, primary key and column attributes.
+
+    Attributes:
+        model: the mapped class.
+        table: the table it is mapped to.
+        resource: the name a 404 uses ("Hero").
+        pk_key: the attribute name of the primary key.
+        pk_column: the primary-key column.
+        pk_type: the Python type of the primary key (int, str, uuid.UUID, ...).
+        columns: attribute name -> column, for every plain column attribute.
+    """
+
+    model: type[Any]
+    table: Table
+    resource: str
+    pk_key: str
+    pk_column: Column[Any]
+    pk_type: type[Any]
+    columns: dict[str, Column[Any]]
+
+    @property
+    def pk_generated(self) -> bool:
+        """Whether the database or SQLAlchemy makes the key when a row is inserted."""
+        col = self.pk_column
+        if col.default is not None or col.server_default is not None:
+            return True
+        return self.pk_type is int and col.autoincrement in (True, "auto")
+
+    def pk_bounds(self) -> dict[str, Any]:
+        """Validation bounds for the path parameter, so ids the column cannot hold are 422."""
+        col_type = self.pk_column.type
+        for sa_type, bound in _INT_BOUNDS:
+            if isinstance(col_type, sa_type):
+                return {"ge": -bound - 1, "le": bound}
+        if isinstance(col_type, String) and col_type.length:
+            return {"max_length": col_type.length}
+        return {}
+
+
+def inspect_model(model: type[Any]) -> ModelInfo:
+    """Read a mapped class; raise `ConfigurationError` if a router cannot serve it."""
+    try:
+        mapper: Mapper[Any] = inspect(model)
+    except NoInspectionAvailable:
+        raise ConfigurationError(
+            f"{model!r} is not a mapped SQLAlchemy class; pass a declarative model such as "
+            "`class Hero(Base): ...`"
+        ) from None
+    if not isinstance(mapper, Mapper):
+        raise ConfigurationError(f"{model!r} is not a mapped SQLAlchemy class")
+    table = mapper.local_table
+    if not isinstance(table, Table) or len(mapper.tables) != 1:
+        raise ConfigurationError(
+            f"{model.__name__} is mapped to {len(mapper.tables)} tables; CRUDRouter serves "
+            "models mapped to exactly one table"
+        )
+    pk = list(mapper.primary_key)
+    if len(pk) != 1:
+        what = "no primary key" if not pk else f"a composite primary key ({len(pk)} columns)"
+        raise ConfigurationError(
+            f"{model.__name__} has {what}; CRUDRouter needs exactly one primary-key column"
+        )
+    columns: dict[str, Column[Any]] = {}
+    for prop in mapper.column_attrs:
+        if isinstance(prop, ColumnProperty) and len(prop.columns) == 1:
+            col = prop.columns[0]
+            if isinstance(col, Column) and col.table is table:
+                columns[prop.key] = col
+    pk_column = pk[0]
+    pk_key = next((k for k, c in columns.items() if c is pk_column), None)
+    if pk_key is None or not isinstance(pk_column, Column):
+        raise ConfigurationError(f"{model.__name__}'s primary key is not a mapped attribute")
+    try:
+        pk_type: type[Any] = pk_column.type.python_type
+    except NotImplementedError:
+        pk_type = str
+    return ModelInfo(
+        model=model,
+        table=table,
+        resource=model.__name__,
+        pk_key=pk_key,
+        pk_column=pk_column,
+        pk_type=pk_type,
+        columns=columns,
+    )

@@ -1,0 +1,49 @@
+"""`Page`: one page of a list, and the checks on the paging options."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from .errors import ConfigurationError
+
+T = TypeVar("T")
+
+MAX_OFFSET = 2**53
+"""Offsets beyond this are refused (422); no database pages that deep by offset."""
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: the items, the total that match, and where the page starts.
+
+    Example:
+        ```python
+        from pydantic import BaseModel
+
+        from crudrouter_sqla import Page
+
+        class Item(BaseModel):
+            id: int
+
+        page = Page[Item](items=[Item(id=1)], total=1, limit=20, offset=0)
+        assert page.model_dump() == {
+            "items": [{"id": 1}], "total": 1, "limit": 20, "offset": 0
+        }
+        ```
+    """
+
+    items: list[T]
+    total: int | None = Field(description="Rows that match the query; null when not counted.")
+    limit: int = Field(description="The most items a page holds.")
+    offset: int = Field(description="How many matching rows come before this page.")
+
+
+def check_limits(default_limit: int, max_limit: int) -> None:
+    """Raise `ConfigurationError` unless ``1 <= default_limit <= max_limit``."""
+    if max_limit < 1:
+        raise ConfigurationError(f"max_limit must be at least 1, got {max_limit}")
+    if not 1 <= default_limit <= max_limit:
+        raise ConfigurationError(
+            f"default_limit must be between 1 and max_limit ({max_limit}), got {default_limit}"
+        )

@@ -1,0 +1,85 @@
+"""Checking the given Pydantic schemas against the model, and deriving the missing ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, create_model
+from pydantic.fields import FieldInfo
+
+from ._model import ModelInfo
+from .errors import ConfigurationError
+
+
+def field_names(schema: type[BaseModel]) -> list[str]:
+    """The schema's field names, in declaration order."""
+    return list(schema.model_fields)
+
+
+def check_read_schema(info: ModelInfo, schema: type[BaseModel]) -> None:
+    """Every field of the read schema must be an attribute of the model."""
+    _require_basemodel(schema, "schema")
+    missing = [name for name in schema.model_fields if not hasattr(info.model, name)]
+    if missing:
+        raise ConfigurationError(
+            f"{schema.__name__} has fields that {info.resource} lacks: {', '.join(missing)}; "
+            f"remove them from the schema or add them to the model"
+        )
+
+
+def check_write_schema(info: ModelInfo, schema: type[BaseModel], role: str) -> None:
+    """Every field of a create or update schema must be a writable column of the model."""
+    _require_basemodel(schema, role)
+    missing = [name for name in schema.model_fields if name not in info.columns]
+    if missing:
+        raise ConfigurationError(
+            f"{role} {schema.__name__} has fields that are not columns of {info.resource}: "
+            f"{', '.join(missing)}; a {role} may only name the model's column attributes "
+            f"({', '.join(info.columns)})"
+        )
+
+
+def _require_basemodel(schema: Any, role: str) -> None:
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise ConfigurationError(f"{role} must be a Pydantic model class, got {schema!r}")
+
+
+def _copy_field(field: FieldInfo, **changes: Any) -> tuple[Any, FieldInfo]:
+    new = FieldInfo.merge_field_infos(field, **changes)
+    return field.annotation, new
+
+
+def derive_create_schema(info: ModelInfo, schema: type[BaseModel]) -> type[BaseModel]:
+    """The read schema restricted to writable columns; the key is left out when generated."""
+    fields: dict[str, Any] = {}
+    for name, field in schema.model_fields.items():
+        if name not in info.columns:
+            continue
+        if name == info.pk_key and info.pk_generated:
+            continue
+        fields[name] = _copy_field(field)
+    return create_model(
+        f"{info.resource}Create",
+        __config__=schema.model_config,
+        __doc__=f"The fields a client sends to create a {info.resource}.",
+        **fields,
+    )
+
+
+def derive_update_schema(info: ModelInfo, create_schema: type[BaseModel]) -> type[BaseModel]:
+    """The create schema with every field optional and the primary key left out.
+
+    A field keeps its type: ``null`` is accepted only where the create schema accepts it, and a
+    field left out of a PATCH body is left alone (the router reads ``model_fields_set``).
+    """
+    fields: dict[str, Any] = {}
+    for name, field in create_schema.model_fields.items():
+        if name == info.pk_key:
+            continue
+        fields[name] = _copy_field(field, default=None, default_factory=None)
+    return create_model(
+        f"{info.resource}Update",
+        __config__=create_schema.model_config,
+        __doc__=f"The fields a client may change on a {info.resource}; all optional.",
+        **fields,
+    )

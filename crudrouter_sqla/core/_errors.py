@@ -1,0 +1,235 @@
+"""Database errors, translated in one place.
+
+The tree::
+
+    DatabaseError                 any failure the database reported for a request
+     ├── ConstraintViolation      unique, foreign key, not null, check, exclusion   -> 409
+     ├── InvalidValue             a value the column cannot hold (too long, out of
+     │                            range, bad encoding)                              -> 422
+     └── DatabaseUnavailable      the server cannot be reached or timed out         -> 503
+
+`translate_error` turns a driver or SQLAlchemy exception into one of these, preferring SQLSTATE
+codes and driver attributes to message text. `to_http_exception` maps them to HTTP at the edge.
+Nothing here ever copies SQL, bound parameters, driver messages or row values into a detail.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
+
+ConstraintKind = Literal["unique", "foreign_key", "not_null", "check", "exclusion", "unknown"]
+Operation = Literal["write", "delete"]
+
+RETRY_AFTER_SECONDS = 1
+
+_PG_KINDS: dict[str, ConstraintKind] = {
+    "23505": "unique",
+    "23503": "foreign_key",
+    "23502": "not_null",
+    "23514": "check",
+    "23P01": "exclusion",
+}
+_SQLITE_KINDS: dict[str, ConstraintKind] = {
+    "SQLITE_CONSTRAINT_UNIQUE": "unique",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
+    "SQLITE_CONSTRAINT_NOTNULL": "not_null",
+    "SQLITE_CONSTRAINT_CHECK": "check",
+}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+# PostgreSQL's detail starts "Key (col_a, col_b)=(...)"; only the column list is kept.
+_PG_KEY_COLUMNS = re.compile(r"^Key \(([^)]*)\)=")
+# Unavailable means "try again later": lost connections, refused connections, timeouts,
+# a server shutting down, too many clients, a serialization failure or deadlock.
+_PG_UNAVAILABLE_CLASSES = ("08", "53", "57", "40")
+
+
+class DatabaseError(Exception):
+    """A failure the database reported while serving a request."""
+
+
+@dataclass
+class ConstraintViolation(DatabaseError):
+    """A write broke a constraint; the transaction is rolled back.
+
+    Attributes:
+        kind: which kind of constraint, in words the detail uses.
+        columns: the columns involved, where the driver reports them.
+        constraint: the constraint's name, where the driver reports it.
+        operation: ``"delete"`` when a delete broke a foreign key (the row is referenced).
+    """
+
+    kind: ConstraintKind
+    columns: tuple[str, ...] = ()
+    constraint: str | None = None
+    operation: Operation = "write"
+
+    def __str__(self) -> str:
+        return self.detail
+
+    @property
+    def detail(self) -> str:
+        """A sentence that names the kind of constraint and, where known, the columns."""
+        cols = ", ".join(self.columns)
+        name = self.constraint
+        if self.kind == "unique":
+            if cols:
+                return f"Unique constraint violated: another row already has this {cols}"
+            return "Unique constraint violated" + (f": {name}" if name else "")
+        if self.kind == "foreign_key":
+            if self.operation == "delete":
+                return "Foreign key constraint violated: the row is still referenced by other rows"
+            if cols:
+                return f"Foreign key constraint violated: {cols} does not refer to an existing row"
+            return (
+                "Foreign key constraint violated: a reference points to a row that does not exist"
+            )
+        if self.kind == "not_null":
+            if cols:
+                return f"Not null constraint violated: {cols} must not be null"
+            return "Not null constraint violated"
+        if self.kind == "check":
+            return "Check constraint violated" + (f": {name}" if name else "")
+        if self.kind == "exclusion":
+            return "Exclusion constraint violated" + (f": {name}" if name else "")
+        return "Integrity constraint violated"
+
+
+class InvalidValue(DatabaseError):
+    """A value does not fit its column (too long, out of range, invalid characters)."""
+
+    def __str__(self) -> str:
+        return "A value is out of range, too long or otherwise invalid for its column"
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database could not be reached, or gave up on the statement."""
+
+    def __str__(self) -> str:
+        return "The database is unavailable; try again later"
+
+
+def _identifier(name: object) -> str | None:
+    return name if isinstance(name, str) and _IDENTIFIER.match(name) else None
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend([getattr(item, "orig", None), item.__cause__, item.__context__])
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for item in _chain(exc):
+        code = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if isinstance(code, str) and len(code) == 5:
+            return code
+    return None
+
+
+def _pg_violation(
+    exc: BaseException, kind: ConstraintKind, operation: Operation
+) -> ConstraintViolation:
+    constraint: str | None = None
+    columns: tuple[str, ...] = ()
+    for item in _chain(exc):
+        # asyncpg puts these on the exception, psycopg on its ``diag``.
+        source = getattr(item, "diag", item)
+        constraint = constraint or _identifier(getattr(source, "constraint_name", None))
+        column = _identifier(getattr(source, "column_name", None))
+        if column and not columns:
+            columns = (column,)
+        detail = getattr(source, "detail", None) or getattr(source, "message_detail", None)
+        if isinstance(detail, str) and not columns:
+            match = _PG_KEY_COLUMNS.match(detail)
+            if match:
+                names = tuple(p.strip().strip('"') for p in match.group(1).split(","))
+                if all(_identifier(n) for n in names):
+                    columns = names
+    return ConstraintViolation(kind, columns, constraint, operation)
+
+
+def _sqlite_violation(error: sqlite3.Error, operation: Operation) -> ConstraintViolation:
+    name = getattr(error, "sqlite_errorname", "")
+    kind = _SQLITE_KINDS.get(name, "unknown")
+    message = str(error.args[0]) if error.args else ""
+    # sqlite3 only words the details: "UNIQUE constraint failed: heroes.name, heroes.team_id".
+    _, _, tail = message.partition(" constraint failed: ")
+    columns: tuple[str, ...] = ()
+    constraint: str | None = None
+    if tail and kind in ("unique", "not_null"):
+        names = tuple(part.strip().rpartition(".")[2] for part in tail.split(","))
+        if all(_identifier(n) for n in names):
+            columns = names
+    elif tail and kind == "check":
+        constraint = _identifier(tail.strip())
+    return ConstraintViolation(kind, columns, constraint, operation)
+
+
+def translate_error(exc: BaseException, operation: Operation = "write") -> DatabaseError | None:
+    """Translate a database exception into a `DatabaseError`, or ``None`` if it is not one.
+
+    Args:
+        exc: what SQLAlchemy or the driver raised.
+        operation: ``"delete"`` words a foreign key violation as "still referenced".
+
+    Example:
+        >>> translate_error(OverflowError("Python int too large to convert to SQLite INTEGER"))
+        InvalidValue()
+    """
+    if isinstance(exc, DatabaseError):
+        return exc
+    if isinstance(exc, OverflowError):
+        # sqlite3 refuses integers beyond 64 bits before the statement reaches the database.
+        return InvalidValue()
+    if not isinstance(exc, sa_exc.SQLAlchemyError):
+        return None
+    state = _sqlstate(exc)
+    if isinstance(exc, sa_exc.IntegrityError):
+        if state is not None:
+            return _pg_violation(exc, _PG_KINDS.get(state, "unknown"), operation)
+        if isinstance(exc.orig, sqlite3.Error):
+            return _sqlite_violation(exc.orig, operation)
+        return ConstraintViolation("unknown", operation=operation)
+    if state is not None and state.startswith("22"):
+        return InvalidValue()
+    if isinstance(exc, sa_exc.DataError):
+        return InvalidValue()
+    if state is not None and state.startswith(_PG_UNAVAILABLE_CLASSES):
+        return DatabaseUnavailable()
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable()
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return DatabaseUnavailable()
+    if isinstance(exc, sa_exc.InvalidRequestError) and "reconnect until invalid transaction" in str(
+        exc
+    ):
+        return DatabaseUnavailable()
+    return None
+
+
+def to_http_exception(error: DatabaseError) -> HTTPException | RequestValidationError:
+    """Map a `DatabaseError` to the HTTP error a client receives."""
+    if isinstance(error, ConstraintViolation):
+        return HTTPException(status_code=409, detail=error.detail)
+    if isinstance(error, InvalidValue):
+        return RequestValidationError(
+            [{"type": "value_error", "loc": ("body",), "msg": str(error), "input": None}]
+        )
+    return HTTPException(
+        status_code=503, detail=str(error), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )

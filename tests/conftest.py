@@ -1,0 +1,101 @@
+"""Fixtures: one fresh database per test, on SQLite and on a throwaway PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from crudrouter_sqla.core import Database
+from tests.models import Base
+from tests.support.pg import PostgresServer, find_pg_bindir
+
+_pg_status: list[str] = []
+_counter = itertools.count()
+
+
+def _running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer | None]:
+    """A PostgreSQL server for the whole run, or None where no server binaries are installed."""
+    if os.environ.get("CRUDROUTER_SKIP_POSTGRES") == "1":
+        _pg_status.append("skipped: CRUDROUTER_SKIP_POSTGRES=1")
+        yield None
+        return
+    bindir = find_pg_bindir()
+    if bindir is None:
+        if _running_in_ci():
+            pytest.fail("CI must run PostgreSQL, but no server binaries were found")
+        _pg_status.append("SKIPPED: no PostgreSQL server binaries (apt-get install postgresql)")
+        yield None
+        return
+    server = PostgresServer(bindir)
+    server.start()
+    _pg_status.append(f"ran against PostgreSQL {server.version} on 127.0.0.1:{server.port}")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _pg_status or ["not used by the selected tests"]:
+        terminalreporter.write_line(f"PostgreSQL run: {line}", bold=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def db_url(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> str:
+    """The URL of a new, empty database."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    server: PostgresServer | None = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip("PostgreSQL is not available")
+    name = f"t{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server.url(name)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A `Database` with the test tables created; disposed afterwards."""
+    database = Database(db_url)
+    await database.create_all(Base.metadata)
+    try:
+        yield database
+    finally:
+        await database.engine.dispose()
+
+
+@pytest.fixture
+def client_for() -> Callable[[FastAPI], Any]:
+    """Open an httpx client on an app, inside its lifespan."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def open_client(app: FastAPI, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app, **kwargs)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+
+    return open_client
