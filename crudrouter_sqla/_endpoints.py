@@ -18,7 +18,7 @@ from ._model import ModelInfo
 from ._pagination import MAX_OFFSET
 from ._queries import Clause, Queries
 from ._serialize import Serializer
-from .core import to_http_exception, translate_error
+from .core import ConstraintViolation, to_http_exception, translate_error
 from .core._errors import Operation
 from .errors import not_found
 
@@ -64,18 +64,40 @@ def _id_param(res: Resource) -> inspect.Parameter:
     return _param("item_id", Annotated[info.pk_type, path])
 
 
-def _raise_db_error(exc: BaseException, operation: Operation = "write") -> NoReturn:
+def _raise_db_error(
+    exc: BaseException,
+    operation: Operation = "write",
+    res: Resource | None = None,
+    values: dict[str, Any] | None = None,
+) -> NoReturn:
     error = translate_error(exc, operation)
     if error is None:
         raise exc
+    if (
+        isinstance(error, ConstraintViolation)
+        and error.kind == "foreign_key"
+        and operation == "write"
+        and not error.columns
+        and res is not None
+        and values
+    ):
+        # SQLite does not say which reference failed: it is one of the references written.
+        fks = res.info.foreign_keys
+        error.columns = tuple(k for k, v in values.items() if k in fks and v is not None)
     raise to_http_exception(error) from exc
 
 
-async def _execute(session: AsyncSession, statement: Any, operation: Operation = "write") -> Any:
+async def _execute(
+    session: AsyncSession,
+    statement: Any,
+    operation: Operation = "write",
+    res: Resource | None = None,
+    values: dict[str, Any] | None = None,
+) -> Any:
     try:
         return await session.execute(statement)
     except (SQLAlchemyError, OverflowError) as exc:
-        _raise_db_error(exc, operation)
+        _raise_db_error(exc, operation, res, values)
 
 
 async def _render_one(res: Resource, session: AsyncSession, item_id: Any) -> bytes | None:
@@ -162,7 +184,7 @@ def make_create(res: Resource, name: str) -> Endpoint:
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
         values = kwargs["body"].model_dump()
-        row = (await _execute(session, res.queries.insert(values))).one()
+        row = (await _execute(session, res.queries.insert(values), res=res, values=values)).one()
         return Response(await _render_written(res, session, row), status_code=201, media_type=JSON)
 
     body = _param("body", Annotated[res.create_schema, Body()])
@@ -198,7 +220,9 @@ def _make_write(res: Resource, name: str, schema: type[BaseModel], partial: bool
             if body is None:
                 raise not_found(res.info.resource, item_id)
             return Response(body, media_type=JSON)
-        row = (await _execute(session, res.queries.update(item_id, values))).first()
+        row = (
+            await _execute(session, res.queries.update(item_id, values), res=res, values=values)
+        ).first()
         if row is None:
             raise not_found(res.info.resource, item_id)
         return Response(await _render_written(res, session, row), media_type=JSON)

@@ -41,6 +41,11 @@ class ModelInfo:
     columns: dict[str, Column[Any]]
 
     @property
+    def foreign_keys(self) -> frozenset[str]:
+        """Attribute names of the columns that reference another table."""
+        return frozenset(k for k, c in self.columns.items() if c.foreign_keys)
+
+    @property
     def pk_generated(self) -> bool:
         """Whether the database or SQLAlchemy makes the key when a row is inserted."""
         col = self.pk_column

@@ -227,17 +227,15 @@ class CRUDRouter(APIRouter):
                 )
             route_deps = [] if isinstance(setting, bool) else list(setting)
             name = f"{switch.removesuffix('_route')}_{table}"
-            self.add_api_route(
-                path,
-                factory(res, name),
-                methods=[method],
-                response_model=response_model,
-                status_code=status,
-                responses={**responses, **_UNAVAILABLE},
-                dependencies=route_deps,
-                summary=summary,
-                name=name,
-            )
-            # add_api_route appended it as if declared by hand; mark it as generated.
-            route = self.routes.pop()
-            self.routes.add_generated(route)
+            with self.routes.generating():
+                self.add_api_route(
+                    path,
+                    factory(res, name),
+                    methods=[method],
+                    response_model=response_model,
+                    status_code=status,
+                    responses={**responses, **_UNAVAILABLE},
+                    dependencies=route_deps,
+                    summary=summary,
+                    name=name,
+                )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from starlette.routing import BaseRoute
 
@@ -30,17 +31,26 @@ class RouteList(list[BaseRoute]):
     def __init__(self, routes: Iterable[BaseRoute] = ()) -> None:
         super().__init__(routes)
         self._generated: set[int] = set()
+        self._generating = False
 
-    def add_generated(self, route: BaseRoute) -> None:
-        """Append a route the router generated."""
-        super().append(route)
-        self._generated.add(id(route))
+    @contextmanager
+    def generating(self) -> Iterator[None]:
+        """Within this block, appended routes are the router's own generated routes."""
+        self._generating = True
+        try:
+            yield
+        finally:
+            self._generating = False
 
     def is_generated(self, route: BaseRoute) -> bool:
         """Whether the router generated this route (and it has not been overridden)."""
         return id(route) in self._generated
 
     def append(self, route: BaseRoute) -> None:
+        if self._generating:
+            super().append(route)
+            self._generated.add(id(route))
+            return
         shape = _shape(route)
         if shape is not None:
             path, methods = shape

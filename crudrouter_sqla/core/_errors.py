@@ -89,9 +89,7 @@ class ConstraintViolation(DatabaseError):
                 return "Foreign key constraint violated: the row is still referenced by other rows"
             if cols:
                 return f"Foreign key constraint violated: {cols} does not refer to an existing row"
-            return (
-                "Foreign key constraint violated: a reference points to a row that does not exist"
-            )
+            return "Foreign key constraint violated: a referenced row does not exist"
         if self.kind == "not_null":
             if cols:
                 return f"Not null constraint violated: {cols} must not be null"
