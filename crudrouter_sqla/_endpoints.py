@@ -8,15 +8,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
-from fastapi import Body, Depends, Path, Query, Response
+from fastapi import Body, Depends, Path, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ._listing import ListSpec
 from ._model import ModelInfo
-from ._pagination import MAX_OFFSET
-from ._queries import Clause, Queries
+from ._queries import Queries
 from ._serialize import Serializer
 from .core import ConstraintViolation, to_http_exception, translate_error
 from .core._errors import Operation
@@ -39,6 +39,7 @@ class Resource:
     filters: Sequence[Callable[..., Any]]
     default_limit: int
     max_limit: int
+    listing: ListSpec
 
 
 def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
@@ -119,51 +120,6 @@ async def _render_written(res: Resource, session: AsyncSession, row: Any) -> byt
         assert body is not None
         return body
     return res.serializer.one(row)
-
-
-def make_list(res: Resource, name: str) -> Endpoint:
-    """GET {prefix}: a `Page` of items, with custom filters ANDed in."""
-    filter_names = [f"filter_{i}" for i in range(len(res.filters))]
-
-    async def endpoint(**kwargs: Any) -> Response:
-        session: AsyncSession = kwargs["session"]
-        offset: int = kwargs["offset"]
-        limit: int = kwargs["limit"]
-        clauses: list[Clause] = [kwargs[n] for n in filter_names if kwargs[n] is not None]
-        total = (await _execute(session, res.queries.count(clauses))).scalar_one()
-        rows: Sequence[Any] = []
-        if offset < total:
-            result = await _execute(session, res.queries.page(clauses, offset, limit))
-            rows = result.scalars().all() if res.queries.uses_orm else result.all()
-        if res.queries.uses_orm:
-            body = await session.run_sync(
-                lambda _s: res.serializer.many(rows, total, limit, offset)
-            )
-        else:
-            body = res.serializer.many(rows, total, limit, offset)
-        return Response(body, media_type=JSON)
-
-    params = [
-        _param(
-            "offset",
-            Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")],
-            0,
-        ),
-        _param(
-            "limit",
-            Annotated[
-                int,
-                Query(ge=1, le=res.max_limit, description=f"Page size, 1 to {res.max_limit}."),
-            ],
-            res.default_limit,
-        ),
-        *[
-            _param(n, Annotated[Any, Depends(f)])
-            for n, f in zip(filter_names, res.filters, strict=True)
-        ],
-        _session_param(res),
-    ]
-    return _with_signature(endpoint, params, name)
 
 
 def make_get(res: Resource, name: str) -> Endpoint:

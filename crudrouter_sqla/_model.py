@@ -55,13 +55,27 @@ class ModelInfo:
 
     def pk_bounds(self) -> dict[str, Any]:
         """Validation bounds for the path parameter, so ids the column cannot hold are 422."""
-        col_type = self.pk_column.type
-        for sa_type, bound in _INT_BOUNDS:
-            if isinstance(col_type, sa_type):
-                return {"ge": -bound - 1, "le": bound}
-        if isinstance(col_type, String) and col_type.length:
-            return {"max_length": col_type.length}
-        return {}
+        return column_bounds(self.pk_column)
+
+
+def column_bounds(column: Column[Any]) -> dict[str, Any]:
+    """Bounds a value must keep to fit the column: integer range, string length."""
+    col_type = column.type
+    for sa_type, bound in _INT_BOUNDS:
+        if isinstance(col_type, sa_type):
+            return {"ge": -bound - 1, "le": bound}
+    if isinstance(col_type, String) and col_type.length:
+        return {"max_length": col_type.length}
+    return {}
+
+
+def python_type(column: Column[Any]) -> type[Any] | None:
+    """The Python type of a column's values, or None when SQLAlchemy does not say."""
+    try:
+        result: type[Any] = column.type.python_type
+    except NotImplementedError:
+        return None
+    return result
 
 
 def inspect_model(model: type[Any]) -> ModelInfo:
@@ -97,10 +111,7 @@ def inspect_model(model: type[Any]) -> ModelInfo:
     pk_key = next((k for k, c in columns.items() if c is pk_column), None)
     if pk_key is None or not isinstance(pk_column, Column):
         raise ConfigurationError(f"{model.__name__}'s primary key is not a mapped attribute")
-    try:
-        pk_type: type[Any] = pk_column.type.python_type
-    except NotImplementedError:
-        pk_type = str
+    pk_type = python_type(pk_column) or str
     return ModelInfo(
         model=model,
         table=table,

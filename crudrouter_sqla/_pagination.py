@@ -15,7 +15,8 @@ MAX_OFFSET = 2**53
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list: the items, the total that match, and where the page starts.
+    """One page of a list: the items, the total that match, where the page starts and a cursor
+    to the next.
 
     Example:
         ```python
@@ -28,7 +29,7 @@ class Page(BaseModel, Generic[T]):
 
         page = Page[Item](items=[Item(id=1)], total=1, limit=20, offset=0)
         assert page.model_dump() == {
-            "items": [{"id": 1}], "total": 1, "limit": 20, "offset": 0
+            "items": [{"id": 1}], "total": 1, "limit": 20, "offset": 0, "next_cursor": None
         }
         ```
     """
@@ -36,7 +37,13 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int | None = Field(description="Rows that match the query; null when not counted.")
     limit: int = Field(description="The most items a page holds.")
-    offset: int = Field(description="How many matching rows come before this page.")
+    offset: int | None = Field(
+        description="How many matching rows come before this page; null on a cursor page."
+    )
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` to get the next page; null on the last page.",
+    )
 
 
 def check_limits(default_limit: int, max_limit: int) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
+from ._filters import Clause
+from ._listing import Sort
 from ._model import ModelInfo
-
-Clause = ColumnElement[bool]
 
 
 class Queries:
@@ -35,20 +35,39 @@ class Queries:
         self._select: Select[Any] = (
             select(info.model) if self.uses_orm else select(*self.columns)
         ).select_from(info.table)
-        self._count: Select[Any] = select(func.count()).select_from(info.table)
-        self._order = (self.pk.asc(),)
 
     def one(self, item_id: Any) -> Select[Any]:
         """Select one row (or ORM object) by primary key."""
         return self._select.where(self.pk == item_id)
 
-    def page(self, clauses: Sequence[Clause], offset: int, limit: int) -> Select[Any]:
-        """Select one page, ordered by primary key."""
-        return self._select.where(*clauses).order_by(*self._order).offset(offset).limit(limit)
+    def page_select(
+        self,
+        fields: Sequence[str] | None,
+        sort: Sort,
+        where: Sequence[Clause],
+        offset: int,
+        limit: int,
+    ) -> Select[Any]:
+        """One page and one row more (to tell whether a next page exists).
 
-    def count(self, clauses: Sequence[Clause]) -> Select[Any]:
-        """Count the rows that match ``clauses``."""
-        return self._count.where(*clauses) if clauses else self._count
+        Rows carry the sort key values as ``_k0``, ``_k1``... for the next cursor.
+        """
+        if self.uses_orm:
+            entities: list[Any] = [self.info.model]
+        elif fields is None:
+            entities = list(self.columns)
+        else:
+            entities = [self.info.columns[name].label(name) for name in fields]
+        keys = [key.column.label(f"_k{i}") for i, key in enumerate(sort.keys)]
+        statement = (
+            select(*entities, *keys)
+            .select_from(self.info.table)
+            .where(*where)
+            .order_by(*sort.order_by())
+        )
+        if offset:
+            statement = statement.offset(offset)
+        return statement.limit(limit + 1)
 
     def returning(self) -> Sequence[Any]:
         """What a write returns: the read columns, or only the key when reads use the ORM."""

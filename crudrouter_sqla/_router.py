@@ -7,9 +7,21 @@ from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, params
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from . import _endpoints as endpoints
+from ._cursor import PROCESS_SECRET, CursorCodec
+from ._filters import FilterFields, build_filter_specs
+from ._list_route import make_list
+from ._listing import (
+    CountMode,
+    ListSpec,
+    allowed_query_names,
+    build_search_columns,
+    build_sort_columns,
+    check_count_mode,
+)
 from ._model import inspect_model
 from ._pagination import Page, check_limits
 from ._queries import Queries
@@ -52,6 +64,15 @@ class CRUDRouter(APIRouter):
         max_limit: the largest ``limit`` a client may ask for.
         filters: dependencies returning a SQLAlchemy boolean clause (or ``None``), ANDed into
             the list query and its count.
+        filter_fields: the filters the list route accepts, ``{"age": ["gte", "lte"]}``;
+            ``"*"`` for an operator list, or a list of names, allows every operator that fits.
+        sort_fields: the fields ``sort`` accepts; default every column of the read schema.
+        search_fields: text columns that ``q`` searches (case-insensitive contains, OR-ed).
+        count: how ``total`` is counted by default: ``"exact"``, ``"none"`` or
+            ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere).
+        strict_query: refuse (422) query parameters the list route does not declare.
+        cursor_secret: the key that signs cursors; share it between processes. Default: a
+            random key per process.
         list_route, get_route, create_route, replace_route, update_route, delete_route:
             ``True``, ``False`` (route left out) or a list of dependencies for that route alone.
         **kwargs: passed to `fastapi.APIRouter`.
@@ -101,6 +122,12 @@ class CRUDRouter(APIRouter):
         default_limit: int = 20,
         max_limit: int = 100,
         filters: Sequence[Callable[..., Any]] = (),
+        filter_fields: FilterFields | None = None,
+        sort_fields: Sequence[str] | None = None,
+        search_fields: Sequence[str] = (),
+        count: CountMode = "exact",
+        strict_query: bool = True,
+        cursor_secret: bytes | str | None = None,
         list_route: RouteSwitch = True,
         get_route: RouteSwitch = True,
         create_route: RouteSwitch = True,
@@ -137,9 +164,20 @@ class CRUDRouter(APIRouter):
         self.schema = schema
         self.create_schema = create_schema
         self.update_schema = update_schema
+        read_fields = list(schema.model_fields)
+        listing = ListSpec(
+            info=info,
+            filters=build_filter_specs(info, filter_fields),
+            sort_columns=build_sort_columns(info, read_fields, sort_fields),
+            search_columns=build_search_columns(info, search_fields),
+            read_fields=read_fields,
+            count=check_count_mode(count),
+            strict=strict_query,
+            codec=CursorCodec(table, _secret(cursor_secret)),
+        )
         self.resource = endpoints.Resource(
             info=info,
-            queries=Queries(info, list(schema.model_fields)),
+            queries=Queries(info, read_fields),
             serializer=Serializer(schema),
             create_schema=create_schema,
             update_schema=update_schema,
@@ -147,6 +185,7 @@ class CRUDRouter(APIRouter):
             filters=tuple(filters),
             default_limit=default_limit,
             max_limit=max_limit,
+            listing=listing,
         )
         self._add_routes(
             table,
@@ -165,7 +204,7 @@ class CRUDRouter(APIRouter):
         item = "/{item_id}"
         page_model: Any = Page[self.schema]  # type: ignore[name-defined]
         specs: list[tuple[str, str, str, Any, Any, int, Responses, str]] = [
-            ("list_route", base, "GET", endpoints.make_list, page_model, 200, {}, f"List {table}"),
+            ("list_route", base, "GET", make_list, page_model, 200, {}, f"List {table}"),
             (
                 "get_route",
                 item,
@@ -239,3 +278,17 @@ class CRUDRouter(APIRouter):
                     summary=summary,
                     name=name,
                 )
+            if switch == "list_route":
+                route = self.routes[-1]
+                assert isinstance(route, APIRoute)
+                reserved = {"offset", "limit", "sort", "fields", "count", "cursor", "q"}
+                clash = reserved & {s.alias for s in res.listing.filters}
+                if clash:
+                    raise ConfigurationError(f"filter names clash with list parameters: {clash}")
+                res.listing.allowed_params = allowed_query_names(route.dependant)
+
+
+def _secret(secret: bytes | str | None) -> bytes:
+    if secret is None:
+        return PROCESS_SECRET
+    return secret.encode() if isinstance(secret, str) else secret

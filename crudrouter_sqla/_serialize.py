@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, create_model
 
 from ._pagination import Page
+
+_MAX_SUBSETS = 128
 
 
 class Serializer:
@@ -18,17 +20,51 @@ class Serializer:
     """
 
     def __init__(self, schema: type[BaseModel]) -> None:
+        self.schema = schema
         self.item = TypeAdapter(schema)
         self.page = TypeAdapter(Page[schema])  # type: ignore[valid-type]
+        self._subsets: dict[tuple[str, ...], TypeAdapter[Any]] = {}
 
     def one(self, row: Any) -> bytes:
         """The JSON of one item."""
         return self.item.dump_json(self.item.validate_python(row, from_attributes=True))
 
-    def many(self, rows: Sequence[Any], total: int | None, limit: int, offset: int) -> bytes:
-        """The JSON of a page."""
-        page = self.page.validate_python(
-            {"items": rows, "total": total, "limit": limit, "offset": offset},
+    def many(
+        self,
+        rows: Sequence[Any],
+        total: int | None,
+        limit: int,
+        offset: int | None,
+        next_cursor: str | None = None,
+        fields: tuple[str, ...] | None = None,
+    ) -> bytes:
+        """The JSON of a page; with ``fields``, items hold only those fields."""
+        adapter = self.page if fields is None else self._subset_page(fields)
+        page = adapter.validate_python(
+            {
+                "items": rows,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_cursor": next_cursor,
+            },
             from_attributes=True,
         )
-        return self.page.dump_json(page)
+        return adapter.dump_json(page)
+
+    def _subset_page(self, fields: tuple[str, ...]) -> TypeAdapter[Any]:
+        adapter = self._subsets.get(fields)
+        if adapter is None:
+            model_fields = self.schema.model_fields
+            definitions: dict[str, Any] = {
+                name: (model_fields[name].annotation, model_fields[name]) for name in fields
+            }
+            subset: Any = create_model(
+                f"{self.schema.__name__}Fields",
+                __config__=self.schema.model_config,
+                **definitions,
+            )
+            adapter = TypeAdapter(Page[subset])
+            if len(self._subsets) < _MAX_SUBSETS:
+                self._subsets[fields] = adapter
+        return adapter

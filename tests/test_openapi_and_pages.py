@@ -72,7 +72,13 @@ async def test_pages_are_stable_and_bounded(db, client_for):
             seen += [h["id"] for h in r.json()["items"]]
         assert seen == sorted(seen) and len(set(seen)) == 12
         r = await client.get("/heroes", params={"offset": 100})
-        assert r.json() == {"items": [], "total": 12, "limit": 5, "offset": 100}
+        assert r.json() == {
+            "items": [],
+            "total": 12,
+            "limit": 5,
+            "offset": 100,
+            "next_cursor": None,
+        }
 
 
 @pytest.mark.parametrize(
@@ -95,7 +101,13 @@ async def test_bad_paging_is_422_naming_the_parameter(db, client_for, params, na
 
 def test_page_is_a_public_generic():
     page = Page[HeroRead](items=[], total=None, limit=10, offset=0)
-    assert page.model_dump() == {"items": [], "total": None, "limit": 10, "offset": 0}
+    assert page.model_dump() == {
+        "items": [],
+        "total": None,
+        "limit": 10,
+        "offset": 0,
+        "next_cursor": None,
+    }
 
 
 def test_public_names():
