@@ -106,16 +106,17 @@ async def test_filters_combine_with_and(client):
 
 
 async def test_bad_filter_values_are_422_naming_the_parameter(client):
-    cases = {
-        "age__gte": "old",
-        "age__in": "1,two",
-        "age__isnull": "maybe",
-        "team_id": "x",
-        "age__lt": str(2**40),
-        "name__ilike": "x" * 101,
-        "age__in": ",".join(["1"] * 101),
-    }
-    for name, value in cases.items():
+    cases = [
+        ("age__gte", "old"),
+        ("age__in", "1,two"),
+        ("age__isnull", "maybe"),
+        ("team_id", "x"),
+        ("age__lt", str(2**40)),
+        ("name__ilike", "x" * 101),
+        ("age__in", ",".join(["1"] * 101)),
+        ("age__in", f"1,{2**40}"),
+    ]
+    for name, value in cases:
         r = await client.get("/heroes", params={name: value})
         assert r.status_code == 422, (name, r.text)
         assert r.json()["detail"][0]["loc"] == ["query", name], r.text
