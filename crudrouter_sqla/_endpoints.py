@@ -8,16 +8,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
-from fastapi import Body, Depends, Path, Response
+from fastapi import Body, Depends, HTTPException, Path, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ._filters import Clause
 from ._listing import ListSpec
 from ._model import ModelInfo
-from ._queries import Queries
+from ._queries import VERSION_LABEL, Queries
 from ._serialize import Serializer
+from ._versions import IfMatch, etag, if_match_param, parse_if_match
 from .core import ConstraintViolation, to_http_exception, translate_error
 from .core._errors import Operation
 from .errors import not_found
@@ -40,6 +42,10 @@ class Resource:
     default_limit: int
     max_limit: int
     listing: ListSpec
+    scope: Callable[..., Any] | None = None
+    stamp: Callable[..., Any] | None = None
+    require_if_match: bool = False
+    max_offset: int = 100_000
 
 
 def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
@@ -57,6 +63,22 @@ def _with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) 
 
 def _session_param(res: Resource) -> inspect.Parameter:
     return _param("session", Annotated[AsyncSession, Depends(res.session)])
+
+
+def _context_params(res: Resource, *, stamp: bool = False) -> list[inspect.Parameter]:
+    """The session, and the scope and stamp dependencies where the router has them."""
+    params = [_session_param(res)]
+    if res.scope is not None:
+        params.append(_param("scope", Annotated[Any, Depends(res.scope)]))
+    if stamp and res.stamp is not None:
+        params.append(_param("stamp", Annotated[Any, Depends(res.stamp)]))
+    return params
+
+
+def scope_of(kwargs: dict[str, Any]) -> list[Clause]:
+    """The scope clause of a request, as a list for ``where``."""
+    clause = kwargs.get("scope")
+    return [] if clause is None else [clause]
 
 
 def _id_param(res: Resource) -> inspect.Parameter:
@@ -101,37 +123,57 @@ async def _execute(
         _raise_db_error(exc, operation, res, values)
 
 
-async def _render_one(res: Resource, session: AsyncSession, item_id: Any) -> bytes | None:
-    """The JSON of one item read by key, or None when there is no such row."""
-    result = await _execute(session, res.queries.one(item_id))
+async def _load(res: Resource, session: AsyncSession, item_id: Any, where: list[Clause]) -> Any:
+    """One row (or ORM object row) by key within the scope, or None."""
+    return (await _execute(session, res.queries.one(item_id, where))).first()
+
+
+async def _render(res: Resource, session: AsyncSession, row: Any, status: int = 200) -> Response:
+    """The response for one row: JSON bytes, and the ETag where the model is versioned."""
     if res.queries.uses_orm:
-        obj = result.scalars().first()
-        if obj is None:
-            return None
+        obj = row[0]
         # Properties and relationships may load lazily; run them where SQLAlchemy can await.
-        return await session.run_sync(lambda _s: res.serializer.one(obj))
-    row = result.first()
-    return None if row is None else res.serializer.one(row)
+        body = await session.run_sync(lambda _s: res.serializer.one(obj))
+    else:
+        body = res.serializer.one(row)
+    response = Response(body, status_code=status, media_type=JSON)
+    if res.queries.version is not None:
+        response.headers["ETag"] = etag(row._mapping[VERSION_LABEL])
+    return response
 
 
-async def _render_written(res: Resource, session: AsyncSession, row: Any) -> bytes:
+async def _render_written(
+    res: Resource, session: AsyncSession, row: Any, status: int = 200
+) -> Response:
     if res.queries.uses_orm:
-        body = await _render_one(res, session, row[0])
-        assert body is not None
-        return body
-    return res.serializer.one(row)
+        # Writes return only the key; the ORM object is read back for the schema.
+        loaded = await _load(res, session, row[0], [])
+        assert loaded is not None
+        return await _render(res, session, loaded, status)
+    return await _render(res, session, row, status)
 
 
 def make_get(res: Resource, name: str) -> Endpoint:
     """GET {prefix}/{item_id}."""
 
     async def endpoint(**kwargs: Any) -> Response:
-        body = await _render_one(res, kwargs["session"], kwargs["item_id"])
-        if body is None:
+        session: AsyncSession = kwargs["session"]
+        row = await _load(res, session, kwargs["item_id"], scope_of(kwargs))
+        if row is None:
             raise not_found(res.info.resource, kwargs["item_id"])
-        return Response(body, media_type=JSON)
+        return await _render(res, session, row)
 
-    return _with_signature(endpoint, [_id_param(res), _session_param(res)], name)
+    return _with_signature(endpoint, [_id_param(res), *_context_params(res)], name)
+
+
+def _stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> dict[str, Any]:
+    stamp = kwargs.get("stamp")
+    if stamp:
+        unknown = [key for key in stamp if key not in res.info.columns]
+        if unknown:
+            raise TypeError(f"stamp returned names that are not columns: {unknown}")
+        values.update(stamp)
+    return values
 
 
 def make_create(res: Resource, name: str) -> Endpoint:
@@ -139,12 +181,12 @@ def make_create(res: Resource, name: str) -> Endpoint:
 
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
-        values = kwargs["body"].model_dump()
-        row = (await _execute(session, res.queries.insert(values), res=res, values=values)).one()
-        return Response(await _render_written(res, session, row), status_code=201, media_type=JSON)
+        values = _stamped(kwargs["body"].model_dump(), kwargs, res)
+        result = await _execute(session, res.queries.insert(values), res=res, values=values)
+        return await _render_written(res, session, result.one(), 201)
 
     body = _param("body", Annotated[res.create_schema, Body()])
-    return _with_signature(endpoint, [body, _session_param(res)], name)
+    return _with_signature(endpoint, [body, *_context_params(res, stamp=True)], name)
 
 
 def _check_body_key(res: Resource, item_id: Any, values: dict[str, Any]) -> None:
@@ -164,27 +206,42 @@ def _check_body_key(res: Resource, item_id: Any, values: dict[str, Any]) -> None
             )
 
 
+async def _missing_or_stale(
+    res: Resource, session: AsyncSession, item_id: Any, where: list[Clause], match: IfMatch
+) -> HTTPException:
+    """Why a conditional write touched no row: 412 if the row exists, else 404."""
+    if match.versions is not None:
+        found = (await _execute(session, res.queries.exists(item_id, where))).first()
+        if found is not None:
+            return HTTPException(
+                status_code=412,
+                detail=f"{res.info.resource} {item_id} has changed since the ETag in If-Match",
+            )
+    return not_found(res.info.resource, item_id)
+
+
 def _make_write(res: Resource, name: str, schema: type[BaseModel], partial: bool) -> Endpoint:
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
         item_id = kwargs["item_id"]
+        where = scope_of(kwargs)
+        match = parse_if_match(res, kwargs.get("if_match"))
         model: BaseModel = kwargs["body"]
         values = model.model_dump(include=model.model_fields_set) if partial else model.model_dump()
         _check_body_key(res, item_id, values)
-        if not values:
-            body = await _render_one(res, session, item_id)
-            if body is None:
-                raise not_found(res.info.resource, item_id)
-            return Response(body, media_type=JSON)
-        row = (
-            await _execute(session, res.queries.update(item_id, values), res=res, values=values)
-        ).first()
+        values = _stamped(values, kwargs, res)
+        if not values and match.versions is None:
+            row = await _load(res, session, item_id, where)
+        else:
+            statement = res.queries.update(item_id, values, where, match.versions)
+            row = (await _execute(session, statement, res=res, values=values)).first()
         if row is None:
-            raise not_found(res.info.resource, item_id)
-        return Response(await _render_written(res, session, row), media_type=JSON)
+            raise await _missing_or_stale(res, session, item_id, where, match)
+        return await _render_written(res, session, row)
 
     body = _param("body", Annotated[schema, Body()])
-    return _with_signature(endpoint, [_id_param(res), body, _session_param(res)], name)
+    params = [_id_param(res), body, *if_match_param(res), *_context_params(res, stamp=True)]
+    return _with_signature(endpoint, params, name)
 
 
 def make_replace(res: Resource, name: str) -> Endpoint:
@@ -203,20 +260,25 @@ def make_delete(res: Resource, name: str) -> Endpoint:
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
         item_id = kwargs["item_id"]
+        where = scope_of(kwargs)
+        match = parse_if_match(res, kwargs.get("if_match"))
         if res.queries.orm_delete:
-            # Relationship cascades run only through the ORM.
-            obj = await session.get(res.info.model, item_id)
-            if obj is None:
-                raise not_found(res.info.resource, item_id)
+            # Relationship cascades run only through the ORM: lock, check, then delete.
+            obj = (await _execute(session, res.queries.orm_one(item_id, where))).scalars().first()
+            key = res.info.version_key
+            current = getattr(obj, key) if obj is not None and key else None
+            if obj is None or (match.versions is not None and current not in match.versions):
+                raise await _missing_or_stale(res, session, item_id, where, match)
             await session.delete(obj)
             try:
                 await session.flush()
             except (SQLAlchemyError, OverflowError) as exc:
                 _raise_db_error(exc, "delete")
         else:
-            result = await _execute(session, res.queries.delete(item_id), "delete")
-            if result.first() is None:
-                raise not_found(res.info.resource, item_id)
+            statement = res.queries.delete(item_id, where, match.versions)
+            if (await _execute(session, statement, "delete")).first() is None:
+                raise await _missing_or_stale(res, session, item_id, where, match)
         return Response(status_code=204)
 
-    return _with_signature(endpoint, [_id_param(res), _session_param(res)], name)
+    params = [_id_param(res), *if_match_param(res), *_context_params(res)]
+    return _with_signature(endpoint, params, name)

@@ -14,10 +14,18 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from ._cursor import MAX_CURSOR_LENGTH
-from ._endpoints import JSON, Endpoint, Resource, _execute, _param, _session_param, _with_signature
+from ._endpoints import (
+    JSON,
+    Endpoint,
+    Resource,
+    _context_params,
+    _execute,
+    _param,
+    _with_signature,
+    scope_of,
+)
 from ._filters import DEFAULT_MAX_TEXT, MAX_IN_VALUES, Clause, FilterSpec
 from ._listing import CountMode, ListSpec, Sort, query_error
-from ._pagination import MAX_OFFSET
 
 _DESCRIPTIONS = {
     "eq": "equals",
@@ -101,6 +109,13 @@ def make_list(res: Resource, name: str) -> Endpoint:
         offset: int | None = kw["offset"]
         if cursor is not None and offset is not None:
             raise query_error("offset", "use either offset or cursor, not both", offset)
+        if offset is not None and offset > res.max_offset:
+            raise query_error(
+                "offset",
+                f"offset may be at most {res.max_offset}; to go deeper, follow next_cursor "
+                "(cursor paging)",
+                offset,
+            )
         sort: Sort = spec.parse_sort(kw["sort"])
         fields = spec.parse_fields(kw["fields"])
         mode: CountMode = kw["count"] or spec.count
@@ -110,6 +125,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
             spec.filter_clause(s, kw[n]) for n, s in filter_names if kw[n] is not None
         ]
         where += [kw[n] for n in custom_names if kw[n] is not None]
+        where += scope_of(kw)
         text = kw.get("q")
         if text:
             where.append(spec.search_clause(text))
@@ -146,7 +162,10 @@ def make_list(res: Resource, name: str) -> Endpoint:
             "offset",
             Annotated[
                 int | None,
-                Query(ge=0, le=MAX_OFFSET, description="Rows to skip (default 0)."),
+                Query(
+                    ge=0,
+                    description=f"Rows to skip (default 0, at most {res.max_offset}).",
+                ),
             ],
             None,
         ),
@@ -201,7 +220,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
             _param(n, Annotated[Any, Depends(f)])
             for n, f in zip(custom_names, res.filters, strict=True)
         ],
-        _session_param(res),
+        *_context_params(res),
     ]
     if spec.search_columns:
         fields_help = ", ".join(c.key for c in spec.search_columns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,9 @@ class ModelInfo:
         pk_column: the primary-key column.
         pk_type: the Python type of the primary key (int, str, uuid.UUID, ...).
         columns: attribute name -> column, for every plain column attribute.
+        version_key: the attribute of the mapper's ``version_id_col``, if it has one.
+        version_generator: makes the next version from the current one; None when the
+            database makes it (``version_id_generator=False``).
     """
 
     model: type[Any]
@@ -39,6 +43,8 @@ class ModelInfo:
     pk_column: Column[Any]
     pk_type: type[Any]
     columns: dict[str, Column[Any]]
+    version_key: str | None = None
+    version_generator: Callable[[Any], Any] | None = None
 
     @property
     def foreign_keys(self) -> frozenset[str]:
@@ -112,7 +118,17 @@ def inspect_model(model: type[Any]) -> ModelInfo:
     if pk_key is None or not isinstance(pk_column, Column):
         raise ConfigurationError(f"{model.__name__}'s primary key is not a mapped attribute")
     pk_type = python_type(pk_column) or str
+    version_key: str | None = None
+    generator: Callable[[Any], Any] | None = None
+    if mapper.version_id_col is not None:
+        version_key = next((k for k, c in columns.items() if c is mapper.version_id_col), None)
+        if version_key is None:
+            raise ConfigurationError(f"{model.__name__}'s version_id_col is not a mapped column")
+        if mapper.version_id_generator is not False:
+            generator = mapper.version_id_generator
     return ModelInfo(
+        version_key=version_key,
+        version_generator=generator,
         model=model,
         table=table,
         resource=model.__name__,

@@ -10,8 +10,8 @@ from .errors import ConfigurationError
 
 T = TypeVar("T")
 
-MAX_OFFSET = 2**53
-"""Offsets beyond this are refused (422); no database pages that deep by offset."""
+DEFAULT_MAX_OFFSET = 100_000
+"""The deepest offset a list route accepts unless told otherwise; deeper pages use cursors."""
 
 
 class Page(BaseModel, Generic[T]):
@@ -54,3 +54,9 @@ def check_limits(default_limit: int, max_limit: int) -> None:
         raise ConfigurationError(
             f"default_limit must be between 1 and max_limit ({max_limit}), got {default_limit}"
         )
+
+
+def check_positive(name: str, value: int) -> None:
+    """Raise `ConfigurationError` unless ``value`` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")

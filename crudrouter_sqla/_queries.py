@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Integer, Select, delete, insert, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
@@ -14,12 +14,15 @@ from ._filters import Clause
 from ._listing import Sort
 from ._model import ModelInfo
 
+VERSION_LABEL = "_version"
+
 
 class Queries:
     """Statements for one resource.
 
     When every field of the read schema is a column, reads select just those columns as plain
-    rows; otherwise (properties, relationships) they load ORM objects.
+    rows; otherwise (properties, relationships) they load ORM objects. ``where`` arguments carry
+    the router's scope (the caller's rows only).
     """
 
     def __init__(self, info: ModelInfo, read_fields: Sequence[str]) -> None:
@@ -28,17 +31,30 @@ class Queries:
         self.read_keys = [name for name in read_fields if name in info.columns]
         self.uses_orm = any(name not in info.columns for name in read_fields)
         self.columns = [info.columns[name].label(name) for name in self.read_keys]
+        self.version = info.columns[info.version_key] if info.version_key else None
         self.orm_delete = any(
             isinstance(rel, RelationshipProperty) and rel.cascade.delete
             for rel in info.model.__mapper__.relationships
         )
+        extra = [] if self.version is None else [self.version.label(VERSION_LABEL)]
+        self._returning: list[Any] = [self.pk] if self.uses_orm else self.columns
+        self._returning = self._returning + extra
         self._select: Select[Any] = (
-            select(info.model) if self.uses_orm else select(*self.columns)
+            select(info.model, *extra) if self.uses_orm else select(*self.columns, *extra)
         ).select_from(info.table)
+        self._exists: Select[Any] = select(self.pk).select_from(info.table)
 
-    def one(self, item_id: Any) -> Select[Any]:
+    def one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
         """Select one row (or ORM object) by primary key."""
-        return self._select.where(self.pk == item_id)
+        return self._select.where(self.pk == item_id, *where)
+
+    def orm_one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
+        """Select one ORM object by primary key."""
+        return select(self.info.model).where(self.pk == item_id, *where)
+
+    def exists(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
+        """Select the key of one row, to tell a missing row from a stale version."""
+        return self._exists.where(self.pk == item_id, *where)
 
     def page_select(
         self,
@@ -69,25 +85,44 @@ class Queries:
             statement = statement.offset(offset)
         return statement.limit(limit + 1)
 
-    def returning(self) -> Sequence[Any]:
-        """What a write returns: the read columns, or only the key when reads use the ORM."""
-        return [self.pk] if self.uses_orm else self.columns
+    def _row(self, values: dict[str, Any]) -> dict[Any, Any]:
+        return {self.info.columns[key]: value for key, value in values.items()}
 
     def insert(self, values: dict[str, Any]) -> ReturningInsert[Any]:
-        """Insert a row from attribute values, returning what `returning` names."""
-        row = {self.info.columns[key]: value for key, value in values.items()}
-        return insert(self.info.table).values(row).returning(*self.returning())
+        """Insert a row from attribute values, returning the read columns (or the key)."""
+        row = self._row(values)
+        generator = self.info.version_generator
+        if self.version is not None and generator is not None:
+            row[self.version] = generator(None)
+        return insert(self.info.table).values(row).returning(*self._returning)
 
-    def update(self, item_id: Any, values: dict[str, Any]) -> ReturningUpdate[Any]:
-        """Update one row by primary key, returning what `returning` names."""
-        row = {self.info.columns[key]: value for key, value in values.items()}
-        return (
-            sa_update(self.info.table)
-            .where(self.pk == item_id)
-            .values(row)
-            .returning(*self.returning())
-        )
+    def update(
+        self,
+        item_id: Any,
+        values: dict[str, Any],
+        where: Sequence[Clause] = (),
+        versions: Sequence[Any] | None = None,
+    ) -> ReturningUpdate[Any]:
+        """Update one row by key; with ``versions``, only while its version is one of them."""
+        row = self._row(values)
+        conditions = [self.pk == item_id, *where]
+        if self.version is not None:
+            if versions is not None:
+                conditions.append(self.version.in_(versions))
+            generator = self.info.version_generator
+            if generator is not None:
+                if isinstance(self.version.type, Integer):
+                    # Counted in SQL, so concurrent writers each get their own version.
+                    row[self.version] = self.version + 1
+                else:
+                    row[self.version] = generator(versions[0] if versions else None)
+        return sa_update(self.info.table).where(*conditions).values(row).returning(*self._returning)
 
-    def delete(self, item_id: Any) -> ReturningDelete[Any]:
-        """Delete one row by primary key, returning its key."""
-        return delete(self.info.table).where(self.pk == item_id).returning(self.pk)
+    def delete(
+        self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
+    ) -> ReturningDelete[Any]:
+        """Delete one row by key, returning its key."""
+        conditions = [self.pk == item_id, *where]
+        if self.version is not None and versions is not None:
+            conditions.append(self.version.in_(versions))
+        return delete(self.info.table).where(*conditions).returning(self.pk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from . import _endpoints as endpoints
 from ._cursor import PROCESS_SECRET, CursorCodec
 from ._filters import FilterFields, build_filter_specs
+from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
 from ._list_route import make_list
 from ._listing import (
     CountMode,
@@ -23,7 +25,7 @@ from ._listing import (
     check_count_mode,
 )
 from ._model import inspect_model
-from ._pagination import Page, check_limits
+from ._pagination import DEFAULT_MAX_OFFSET, Page, check_limits, check_positive
 from ._queries import Queries
 from ._routes import RouteList
 from ._schemas import (
@@ -43,6 +45,13 @@ Responses = dict[int | str, dict[str, Any]]
 
 _NOT_FOUND: Responses = {404: {"model": ErrorResponse, "description": "No row has this id"}}
 _CONFLICT: Responses = {409: {"model": ErrorResponse, "description": "A constraint was violated"}}
+_TOO_LARGE: Responses = {
+    413: {"model": ErrorResponse, "description": "The request body is too large"}
+}
+_CONDITIONS: Responses = {
+    412: {"model": ErrorResponse, "description": "The ETag in If-Match is stale"},
+    428: {"model": ErrorResponse, "description": "If-Match is required"},
+}
 _UNAVAILABLE: Responses = {
     503: {"model": ErrorResponse, "description": "The database is unavailable"}
 }
@@ -73,6 +82,15 @@ class CRUDRouter(APIRouter):
         strict_query: refuse (422) query parameters the list route does not declare.
         cursor_secret: the key that signs cursors; share it between processes. Default: a
             random key per process.
+        max_offset: the deepest ``offset`` the list route accepts (deeper: 422 that points to
+            cursor paging).
+        max_body_size: the largest request body, in bytes, of create, replace and update (413).
+        scope: a dependency returning a clause (or None) that restricts get, list, replace,
+            update and delete to the caller's rows; rows outside it are 404.
+        stamp: a dependency returning column values (such as ``{"owner_id": user.id}``) that
+            create, replace and update write over what the client sent.
+        require_if_match: for a model with a ``version_id_col``, refuse writes without an
+            ``If-Match`` header (428).
         list_route, get_route, create_route, replace_route, update_route, delete_route:
             ``True``, ``False`` (route left out) or a list of dependencies for that route alone.
         **kwargs: passed to `fastapi.APIRouter`.
@@ -128,6 +146,11 @@ class CRUDRouter(APIRouter):
         count: CountMode = "exact",
         strict_query: bool = True,
         cursor_secret: bytes | str | None = None,
+        max_offset: int = DEFAULT_MAX_OFFSET,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        scope: Callable[..., Any] | None = None,
+        stamp: Callable[..., Any] | None = None,
+        require_if_match: bool = False,
         list_route: RouteSwitch = True,
         get_route: RouteSwitch = True,
         create_route: RouteSwitch = True,
@@ -138,6 +161,11 @@ class CRUDRouter(APIRouter):
     ) -> None:
         info = inspect_model(model)
         check_limits(default_limit, max_limit)
+        check_positive("max_offset", max_offset)
+        check_positive("max_body_size", max_body_size)
+        for option, dep in (("scope", scope), ("stamp", stamp)):
+            if dep is not None and not callable(dep):
+                raise ConfigurationError(f"{option} must be a dependency (callable), got {dep!r}")
         check_read_schema(info, schema)
         if create_schema is None:
             create_schema = derive_create_schema(info, schema)
@@ -186,7 +214,12 @@ class CRUDRouter(APIRouter):
             default_limit=default_limit,
             max_limit=max_limit,
             listing=listing,
+            scope=scope,
+            stamp=stamp,
+            require_if_match=require_if_match,
+            max_offset=max_offset,
         )
+        self._body_route = limited_route_class(max_body_size)
         self._add_routes(
             table,
             list_route=list_route,
@@ -203,82 +236,45 @@ class CRUDRouter(APIRouter):
         base = "" if self.prefix else "/"
         item = "/{item_id}"
         page_model: Any = Page[self.schema]  # type: ignore[name-defined]
-        specs: list[tuple[str, str, str, Any, Any, int, Responses, str]] = [
-            ("list_route", base, "GET", make_list, page_model, 200, {}, f"List {table}"),
-            (
-                "get_route",
-                item,
-                "GET",
-                endpoints.make_get,
-                self.schema,
-                200,
-                _NOT_FOUND,
-                f"Get one {noun}",
-            ),
-            (
-                "create_route",
-                base,
-                "POST",
-                endpoints.make_create,
-                self.schema,
-                201,
-                _CONFLICT,
-                f"Create a {noun}",
-            ),
-            (
-                "replace_route",
-                item,
-                "PUT",
-                endpoints.make_replace,
-                self.schema,
-                200,
-                {**_NOT_FOUND, **_CONFLICT},
-                f"Replace a {noun}",
-            ),
-            (
-                "update_route",
-                item,
-                "PATCH",
-                endpoints.make_update,
-                self.schema,
-                200,
-                {**_NOT_FOUND, **_CONFLICT},
-                f"Update part of a {noun}",
-            ),
-            (
-                "delete_route",
-                item,
-                "DELETE",
-                endpoints.make_delete,
-                None,
-                204,
-                {**_NOT_FOUND, **_CONFLICT},
-                f"Delete a {noun}",
-            ),
-        ]
-        for switch, path, method, factory, response_model, status, responses, summary in specs:
-            setting = switches[switch]
+        versioned = res.queries.version is not None
+        write: Responses = {**_CONFLICT, **_TOO_LARGE}
+        conditional: Responses = _CONDITIONS if versioned else {}
+        specs = [
+            _Spec("list_route", base, "GET", make_list, page_model, 200, {}, f"List {table}"),
+            _Spec("get_route", item, "GET", endpoints.make_get, self.schema, 200, _NOT_FOUND,
+                  f"Get one {noun}"),
+            _Spec("create_route", base, "POST", endpoints.make_create, self.schema, 201, write,
+                  f"Create a {noun}", body=True),
+            _Spec("replace_route", item, "PUT", endpoints.make_replace, self.schema, 200,
+                  {**_NOT_FOUND, **write, **conditional}, f"Replace a {noun}", body=True),
+            _Spec("update_route", item, "PATCH", endpoints.make_update, self.schema, 200,
+                  {**_NOT_FOUND, **write, **conditional}, f"Update part of a {noun}", body=True),
+            _Spec("delete_route", item, "DELETE", endpoints.make_delete, None, 204,
+                  {**_NOT_FOUND, **_CONFLICT, **conditional}, f"Delete a {noun}"),
+        ]  # fmt: skip
+        for spec in specs:
+            setting = switches[spec.switch]
             if setting is False:
                 continue
             if not isinstance(setting, bool | Sequence) or isinstance(setting, str):
                 raise ConfigurationError(
-                    f"{switch} must be True, False or a list of dependencies, got {setting!r}"
+                    f"{spec.switch} must be True, False or a list of dependencies, got {setting!r}"
                 )
-            route_deps = [] if isinstance(setting, bool) else list(setting)
-            name = f"{switch.removesuffix('_route')}_{table}"
+            name = f"{spec.switch.removesuffix('_route')}_{table}"
             with self.routes.generating():
                 self.add_api_route(
-                    path,
-                    factory(res, name),
-                    methods=[method],
-                    response_model=response_model,
-                    status_code=status,
-                    responses={**responses, **_UNAVAILABLE},
-                    dependencies=route_deps,
-                    summary=summary,
+                    spec.path,
+                    spec.factory(res, name),
+                    methods=[spec.method],
+                    response_model=spec.response_model,
+                    status_code=spec.status,
+                    responses={**spec.responses, **_UNAVAILABLE},
+                    dependencies=[] if isinstance(setting, bool) else list(setting),
+                    summary=spec.summary,
                     name=name,
+                    route_class_override=self._body_route if spec.body else None,
                 )
-            if switch == "list_route":
+            if spec.switch == "list_route":
                 route = self.routes[-1]
                 assert isinstance(route, APIRoute)
                 reserved = {"offset", "limit", "sort", "fields", "count", "cursor", "q"}
@@ -286,6 +282,19 @@ class CRUDRouter(APIRouter):
                 if clash:
                     raise ConfigurationError(f"filter names clash with list parameters: {clash}")
                 res.listing.allowed_params = allowed_query_names(route.dependant)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    switch: str
+    path: str
+    method: str
+    factory: Callable[[endpoints.Resource, str], endpoints.Endpoint]
+    response_model: Any
+    status: int
+    responses: Responses
+    summary: str
+    body: bool = False
 
 
 def _secret(secret: bytes | str | None) -> bytes:
