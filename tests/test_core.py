@@ -156,3 +156,17 @@ async def test_in_memory_sqlite_is_shared_by_all_sessions(client_for):
         session.add(Team(name="Shared", headquarters="RAM"))
     assert await team_count(db) == 1
     await db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://hero@db.example/league", "postgresql+asyncpg://hero@db.example/league"),
+        ("postgresql://db.example/league", "postgresql+asyncpg://db.example/league"),
+        ("sqlite:///./app.db", "sqlite+aiosqlite:///./app.db"),
+        ("postgresql+asyncpg://db.example/x", "postgresql+asyncpg://db.example/x"),
+    ],
+    ids=["postgres-scheme", "postgresql", "sqlite", "explicit-driver"],
+)
+def test_urls_without_an_async_driver_get_one(given, used):
+    assert Database(given).url.render_as_string() == used

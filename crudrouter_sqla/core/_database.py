@@ -30,6 +30,24 @@ class DatabaseConnectionError(RuntimeError):
     """The database named by a `Database` could not be reached at start-up."""
 
 
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def async_url(url: str | URL) -> URL:
+    """Parse a URL, choosing the async driver when it names none.
+
+    Hosting platforms set ``DATABASE_URL=postgres://...``; that means asyncpg here, and a plain
+    ``sqlite://`` means aiosqlite.
+    """
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     # SQLite enforces foreign keys only when each connection asks for it.
     cursor = dbapi_connection.cursor()
@@ -63,7 +81,7 @@ class Database:
     """
 
     def __init__(self, url: str | URL, **engine_kwargs: Any) -> None:
-        self.url: URL = make_url(url)
+        self.url: URL = async_url(url)
         if self.url.get_backend_name() == "sqlite" and self.url.database in (None, "", ":memory:"):
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)

@@ -1,0 +1,1 @@
+"""Runnable example apps; each one is exercised by a test."""

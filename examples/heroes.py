@@ -1,0 +1,126 @@
+"""Teams and heroes: two CRUDRouters over one database, seeded with twelve heroes on first start.
+
+Run it with ``./scripts/demo``, or from the repository root::
+
+    SQLALCHEMY_URL=sqlite+aiosqlite:///./heroes.db uvicorn examples.heroes:app
+
+and open http://127.0.0.1:8000/docs, or try http://127.0.0.1:8000/heroes?age__gte=40&sort=-age
+and /heroes?q=queen. The URL comes from ``SQLALCHEMY_URL`` or ``DATABASE_URL``.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crudrouter_sqla import CRUDRouter
+from crudrouter_sqla.core import Database
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    headquarters: Mapped[str] = mapped_column(String(100))
+
+
+class Hero(Base):
+    __tablename__ = "heroes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    secret_identity: Mapped[str] = mapped_column(String(100))
+    age: Mapped[int | None]
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+
+
+class TeamRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    headquarters: str
+
+
+class HeroRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    secret_identity: str
+    age: int | None
+    team_id: int | None
+
+
+class HeroCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    secret_identity: str = Field(min_length=1, max_length=100)
+    age: int | None = Field(default=None, ge=0, le=10_000)
+    team_id: int | None = None
+
+
+TEAMS = {"Justice League": "Watchtower", "Teen Titans": "Titans Tower"}
+HEROES = [
+    # name, secret identity, age, team
+    ("Superman", "Clark Kent", 33, "Justice League"),
+    ("Batman", "Bruce Wayne", 42, "Justice League"),
+    ("Wonder Woman", "Diana Prince", 3000, "Justice League"),
+    ("Flash", "Barry Allen", 28, "Justice League"),
+    ("Aquaman", "Arthur Curry", 35, "Justice League"),
+    ("Cyborg", "Victor Stone", 22, "Teen Titans"),
+    ("Green Arrow", "Oliver Queen", 38, "Justice League"),
+    ("Martian Manhunter", "J'onn J'onzz", 300, "Justice League"),
+    ("Black Canary", "Dinah Lance", 29, "Justice League"),
+    ("Hawkgirl", "Shayera Hol", 31, "Justice League"),
+    ("Shazam", "Billy Batson", 15, "Justice League"),
+    ("Green Lantern", "Hal Jordan", 36, "Justice League"),
+]
+
+
+async def seed(db: Database) -> None:
+    """Add the teams and heroes when the heroes table is empty."""
+    async with db.open_session() as session:
+        if await session.scalar(select(func.count()).select_from(Hero)):
+            return
+        teams = {team.name: team for team in await session.scalars(select(Team))}
+        for name, headquarters in TEAMS.items():
+            teams.setdefault(name, Team(name=name, headquarters=headquarters))
+        session.add_all(teams.values())
+        await session.flush()  # gives the new teams their ids
+        session.add_all(
+            Hero(name=name, secret_identity=identity, age=age, team_id=teams[team].id)
+            for name, identity, age, team in HEROES
+        )
+
+
+def create_app(db: Database) -> FastAPI:
+    """The heroes app on ``db``: tables created and seeded at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with db.new_lifespan(create_all=Base.metadata)(app):
+            await seed(db)
+            yield
+
+    app = FastAPI(title="Heroes", lifespan=lifespan)
+    app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
+    # PATCH takes the update schema the router derives from HeroCreate: every field optional,
+    # and null refused where HeroCreate refuses it.
+    heroes = CRUDRouter(
+        Hero,
+        HeroRead,
+        HeroCreate,
+        session=db.session,
+        filter_fields={"age": ["gte", "lte"], "team_id": ["eq", "isnull"]},
+        search_fields=["name", "secret_identity"],
+    )
+    app.include_router(heroes)
+    return app
+
+
+db = Database.from_env()
+app = create_app(db)
