@@ -116,16 +116,18 @@ async def _execute(
     operation: Operation = "write",
     res: Resource | None = None,
     values: dict[str, Any] | None = None,
+    params: Any = None,
 ) -> Any:
     try:
-        return await session.execute(statement)
+        return await session.execute(statement, params)
     except (SQLAlchemyError, OverflowError) as exc:
         _raise_db_error(exc, operation, res, values)
 
 
 async def _load(res: Resource, session: AsyncSession, item_id: Any, where: list[Clause]) -> Any:
     """One row (or ORM object row) by key within the scope, or None."""
-    return (await _execute(session, res.queries.one(item_id, where))).first()
+    statement, params = res.queries.one(item_id, where)
+    return (await _execute(session, statement, params=params)).first()
 
 
 async def _render(res: Resource, session: AsyncSession, row: Any, status: int = 200) -> Response:

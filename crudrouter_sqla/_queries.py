@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, delete, insert, select
+from sqlalchemy import Integer, Select, bindparam, delete, insert, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
@@ -43,10 +43,14 @@ class Queries:
             select(info.model, *extra) if self.uses_orm else select(*self.columns, *extra)
         ).select_from(info.table)
         self._exists: Select[Any] = select(self.pk).select_from(info.table)
+        # Built once: its compiled form and cache key are reused by every request.
+        self._one_by_key = self._select.where(self.pk == bindparam("item_id"))
 
-    def one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
-        """Select one row (or ORM object) by primary key."""
-        return self._select.where(self.pk == item_id, *where)
+    def one(self, item_id: Any, where: Sequence[Clause] = ()) -> tuple[Select[Any], Any]:
+        """Select one row (or ORM object) by primary key: the statement and its parameters."""
+        if where:
+            return self._select.where(self.pk == item_id, *where), None
+        return self._one_by_key, {"item_id": item_id}
 
     def orm_one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
         """Select one ORM object by primary key."""
