@@ -6,11 +6,18 @@ The tree::
      ├── ConstraintViolation      unique, foreign key, not null, check, exclusion   -> 409
      ├── InvalidValue             a value the column cannot hold (too long, out of
      │                            range, bad encoding)                              -> 422
-     └── DatabaseUnavailable      the server cannot be reached or timed out         -> 503
+     └── DatabaseUnavailable      the server cannot be reached, timed out, or gave  -> 503
+                                  up on a transaction that met a concurrent one     + Retry-After
 
 `translate_error` turns a driver or SQLAlchemy exception into one of these, preferring SQLSTATE
 codes and driver attributes to message text. `to_http_exception` maps them to HTTP at the edge.
 Nothing here ever copies SQL, bound parameters, driver messages or row values into a detail.
+
+Not every failure of the database arrives as a SQLAlchemy exception: a refused or reset
+connection while the pool connects, or a driver error raised during the connection handshake,
+comes out as the plain `OSError` or driver exception. Those are translated too, but only when
+they were raised inside SQLAlchemy or a driver, so an `OSError` of the application's own code
+is left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from sqlalchemy import exc as sa_exc
 
 ConstraintKind = Literal["unique", "foreign_key", "not_null", "check", "exclusion", "unknown"]
 Operation = Literal["write", "delete"]
+UnavailableReason = Literal["unavailable", "timeout", "conflict"]
 
 RETRY_AFTER_SECONDS = 1
 
@@ -47,9 +55,31 @@ _SQLITE_KINDS: dict[str, ConstraintKind] = {
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 # PostgreSQL's detail starts "Key (col_a, col_b)=(...)"; only the column list is kept.
 _PG_KEY_COLUMNS = re.compile(r"^Key \(([^)]*)\)=")
-# Unavailable means "try again later": lost connections, refused connections, timeouts,
-# a server shutting down, too many clients, a serialization failure or deadlock.
-_PG_UNAVAILABLE_CLASSES = ("08", "53", "57", "40")
+# Unavailable means "try again later": lost connections, refused connections, a server
+# shutting down or starting up, too many clients, out of memory or disk, an I/O error.
+_PG_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+# A statement cancelled by statement_timeout (or a cancel request), a lock_timeout.
+_PG_TIMEOUT_STATES = ("57014", "55P03")
+# A serialization failure or deadlock: the same transaction may well succeed if sent again.
+_PG_CONFLICT_CLASS = "40"
+_SQLITE_TIMEOUT_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_INTERRUPT")
+# Where exceptions of the database stack are raised; see `_raised_by_database`.
+_DATABASE_MODULES = (
+    "sqlalchemy.",
+    "asyncpg.",
+    "psycopg.",
+    "psycopg_pool.",
+    "aiosqlite.",
+    "sqlite3.",
+    "aiomysql.",
+    "asyncmy.",
+    "pymysql.",
+)
+_UNAVAILABLE_DETAILS: dict[UnavailableReason, str] = {
+    "unavailable": "The database is unavailable; try again later",
+    "timeout": "The database did not answer in time; try again later",
+    "conflict": "The transaction met a concurrent one and was rolled back; try again",
+}
 
 
 class DatabaseError(Exception):
@@ -109,10 +139,23 @@ class InvalidValue(DatabaseError):
 
 
 class DatabaseUnavailable(DatabaseError):
-    """The database could not be reached, or gave up on the statement."""
+    """The database could not be reached, or gave up on the statement; worth trying again.
+
+    Attributes:
+        reason: ``"unavailable"`` (cannot connect, connection lost, server shutting down or out
+            of resources), ``"timeout"`` (a statement or lock timeout expired) or
+            ``"conflict"`` (a serialization failure or deadlock rolled the transaction back).
+    """
+
+    def __init__(self, reason: UnavailableReason = "unavailable") -> None:
+        super().__init__(reason)
+        self.reason: UnavailableReason = reason
 
     def __str__(self) -> str:
-        return "The database is unavailable; try again later"
+        return _UNAVAILABLE_DETAILS[self.reason]
+
+    def __repr__(self) -> str:
+        return f"DatabaseUnavailable({self.reason!r})"
 
 
 def _identifier(name: object) -> str | None:
@@ -136,6 +179,58 @@ def _sqlstate(exc: BaseException) -> str | None:
         code = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
         if isinstance(code, str) and len(code) == 5:
             return code
+    return None
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it chains) was raised in SQLAlchemy or a driver."""
+    for item in _chain(exc):
+        tb = item.__traceback__
+        while tb is not None:
+            module = tb.tb_frame.f_globals.get("__name__", "")
+            if isinstance(module, str) and (module + ".").startswith(_DATABASE_MODULES):
+                return True
+            tb = tb.tb_next
+    return False
+
+
+def _unavailable_state(state: str) -> DatabaseUnavailable | None:
+    if state in _PG_TIMEOUT_STATES:
+        return DatabaseUnavailable("timeout")
+    if state.startswith(_PG_CONFLICT_CLASS):
+        return DatabaseUnavailable("conflict")
+    if state.startswith(_PG_UNAVAILABLE_CLASSES):
+        return DatabaseUnavailable()
+    return None
+
+
+def _sqlite_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    for item in _chain(exc):
+        if isinstance(item, sqlite3.OperationalError):
+            # SQLITE_BUSY: the busy timeout expired waiting for a lock ("database is locked");
+            # SQLITE_INTERRUPT: Database(statement_timeout=...) interrupted the statement.
+            if getattr(item, "sqlite_errorname", "") in _SQLITE_TIMEOUT_NAMES:
+                return DatabaseUnavailable("timeout")
+    return None
+
+
+def _translate_raw(exc: BaseException) -> DatabaseError | None:
+    """A driver exception or `OSError` that reached the application without SQLAlchemy's
+    wrapping, as when the pool connects or a driver rejects a value before sending it."""
+    if not _raised_by_database(exc):
+        return None
+    state = _sqlstate(exc)
+    if state is not None:
+        if state.startswith("22"):
+            return InvalidValue()
+        return _unavailable_state(state)
+    if isinstance(exc, TimeoutError):
+        return DatabaseUnavailable("timeout")
+    if isinstance(exc, OSError):
+        return DatabaseUnavailable()
+    if isinstance(exc, UnicodeEncodeError):
+        # A lone surrogate ("\ud800" in JSON) cannot be encoded for the database.
+        return InvalidValue()
     return None
 
 
@@ -188,6 +283,8 @@ def translate_error(exc: BaseException, operation: Operation = "write") -> Datab
     Example:
         >>> translate_error(OverflowError("Python int too large to convert to SQLite INTEGER"))
         InvalidValue()
+        >>> translate_error(ValueError("not from the database")) is None
+        True
     """
     if isinstance(exc, DatabaseError):
         return exc
@@ -195,7 +292,7 @@ def translate_error(exc: BaseException, operation: Operation = "write") -> Datab
         # sqlite3 refuses integers beyond 64 bits before the statement reaches the database.
         return InvalidValue()
     if not isinstance(exc, sa_exc.SQLAlchemyError):
-        return None
+        return _translate_raw(exc)
     state = _sqlstate(exc)
     if isinstance(exc, sa_exc.IntegrityError):
         if state is not None:
@@ -207,12 +304,17 @@ def translate_error(exc: BaseException, operation: Operation = "write") -> Datab
         return InvalidValue()
     if isinstance(exc, sa_exc.DataError):
         return InvalidValue()
-    if state is not None and state.startswith(_PG_UNAVAILABLE_CLASSES):
-        return DatabaseUnavailable()
+    if state is not None:
+        unavailable = _unavailable_state(state)
+        if unavailable is not None:
+            return unavailable
+    if isinstance(exc, sa_exc.TimeoutError):
+        # The pool had no connection to give within its timeout.
+        return DatabaseUnavailable("timeout")
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return DatabaseUnavailable()
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return DatabaseUnavailable()
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return _sqlite_unavailable(exc) or DatabaseUnavailable()
     if isinstance(exc, sa_exc.InvalidRequestError) and "reconnect until invalid transaction" in str(
         exc
     ):
@@ -221,7 +323,11 @@ def translate_error(exc: BaseException, operation: Operation = "write") -> Datab
 
 
 def to_http_exception(error: DatabaseError) -> HTTPException | RequestValidationError:
-    """Map a `DatabaseError` to the HTTP error a client receives."""
+    """Map a `DatabaseError` to the HTTP error a client receives.
+
+    A `DatabaseUnavailable` is a 503 with a ``Retry-After`` header and a detail that says
+    whether the database was unreachable, too slow, or rolled back a conflicting transaction.
+    """
     if isinstance(error, ConstraintViolation):
         return HTTPException(status_code=409, detail=error.detail)
     if isinstance(error, InvalidValue):
