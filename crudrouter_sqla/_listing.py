@@ -21,7 +21,7 @@ from .errors import ConfigurationError
 
 CountMode = Literal["exact", "none", "estimated"]
 COUNT_MODES: tuple[CountMode, ...] = ("exact", "none", "estimated")
-PAGING_PARAMS = ("offset", "limit", "sort", "fields", "count", "cursor")
+NUL_MESSAGE = "text may not contain NUL characters"
 
 
 def query_error(name: str, message: str, value: Any = None) -> RequestValidationError:
@@ -125,6 +125,8 @@ class ListSpec:
                 raise query_error(name, f"unknown query parameter; allowed: {allowed}")
 
     def filter_clause(self, spec: FilterSpec, raw: Any) -> Clause:
+        if isinstance(raw, str) and "\x00" in raw:
+            raise query_error(spec.alias, NUL_MESSAGE)
         if spec.op in ("in", "not_in"):
             parts = [p.strip() for p in str(raw).split(",")] if raw != "" else []
             if len(parts) > MAX_IN_VALUES:
@@ -141,6 +143,8 @@ class ListSpec:
         return spec.clause(raw)
 
     def search_clause(self, text: str) -> Clause:
+        if "\x00" in text:
+            raise query_error("q", NUL_MESSAGE)
         return or_(*[case_insensitive_contains(col, text) for col in self.search_columns])
 
     def parse_sort(self, spelling: str | None) -> Sort:

@@ -61,7 +61,11 @@ class ModelInfo:
 
     def pk_bounds(self) -> dict[str, Any]:
         """Validation bounds for the path parameter, so ids the column cannot hold are 422."""
-        return column_bounds(self.pk_column)
+        bounds = column_bounds(self.pk_column)
+        if self.pk_type is str:
+            # PostgreSQL text cannot hold NUL; refuse it as a bad id on every database.
+            bounds["pattern"] = r"^[^\x00]*$"
+        return bounds
 
 
 def column_bounds(column: Column[Any]) -> dict[str, Any]:

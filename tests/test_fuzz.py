@@ -70,21 +70,7 @@ FULL_MIN_REQUESTS = 2_000
 PARAMETER_EXAMPLES = 3
 """In the full run, examples per query parameter and generation mode with the parameter sent."""
 
-KNOWN_UNDOCUMENTED = {(400, '{"detail":"There was an error parsing the body"}')}
-"""Known defects the fuzz run tolerates, each pinned by a strict xfail test below.
-
-FastAPI answers 400 to a body that is not UTF-8 (invalid JSON that is UTF-8 is a 422), and the
-write routes do not document 400: see `test_undecodable_body_is_a_documented_status` at the end."""
-
-
-def documented_status(ctx: Any, response: Any, case: Any) -> bool | None:
-    """``status_code_conformance``, less the known defects."""
-    if (response.status_code, response.text) in KNOWN_UNDOCUMENTED:
-        return None
-    return status_code_conformance(ctx, response, case)
-
-
-CHECKS = [not_a_server_error, documented_status, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 
 # ----------------------------------------------------------------------------- the apps
@@ -401,11 +387,6 @@ def test_fuzz_full(
     _fuzz(db_url, app_name, min_requests, every_parameter=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a body that is not UTF-8 gets FastAPI's 400, which the write routes do "
-    "not document (KNOWN_UNDOCUMENTED); remove both once it is a 422 or documented",
-)
 async def test_undecodable_body_is_a_documented_status(db, client_for):
     from tests.apps import heroes_app
 

@@ -230,11 +230,6 @@ async def test_unavailable_database_does_not_leak(db, db_url, backend, client):
         await impatient.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: FastAPI's 422 handler echoes the input and cannot encode a lone "
-    "surrogate in it, so the client gets a 500",
-)
 async def test_a_lone_surrogate_in_a_body_is_422_not_500(db, client_for):
     async with client_for(leaks_app(db), raise_app_exceptions=False) as client:
         body = '{"name": "Bat\\ud800", "secret_name": "x"}'  # valid JSON, not valid Unicode
@@ -242,12 +237,6 @@ async def test_a_lone_surrogate_in_a_body_is_422_not_500(db, client_for):
     assert r.status_code == 422, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: PostgreSQL refuses NUL in text, and the router reports it as a 422 "
-    "located in the body, not in the query parameter that carried it",
-)
-@pytest.mark.parametrize("backend", ["postgresql"])
 async def test_nul_in_a_text_filter_is_422_naming_the_parameter(db, client_for):
     async with client_for(leaks_app(db), raise_app_exceptions=False) as client:
         for name in ("name", "q"):
