@@ -1,0 +1,40 @@
+"""Variant ``crud``: the heroes resource as one `CRUDRouter`."""
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+from sqlalchemy import ColumnElement
+
+from crudrouter_sqla import CRUDRouter
+
+from ..models import Hero, HeroCreate, HeroRead, HeroUpdate
+from ..routes import crud_query_language
+from . import database
+
+
+def age_at_least(
+    age__gte: Annotated[int | None, Query(ge=0, description="Heroes at least this old.")] = None,
+) -> ColumnElement[bool] | None:
+    """list_filtered's filter as a custom dependency (``--crud-custom-filter``; no sort)."""
+    return None if age__gte is None else Hero.age >= age__gte
+
+
+def listing_options() -> dict[str, Any]:
+    """How the list route filters ``age__gte=30`` and sorts ``-age`` (see `benchmarks.routes`)."""
+    if crud_query_language():
+        return {"filter_fields": {"age": ["gte"]}, "sort_fields": ["id", "age"]}
+    return {"filters": [age_at_least]}
+
+
+db = database()
+app = FastAPI(lifespan=db.lifespan)
+app.include_router(
+    CRUDRouter(
+        Hero,
+        HeroRead,
+        HeroCreate,
+        update_schema=HeroUpdate,
+        session=db.session,
+        **listing_options(),
+    )
+)

@@ -1,0 +1,106 @@
+"""The measured routes: what each request looks like, for the Python generator and for wrk."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+
+ROUTES = ("get", "list", "list_deep", "create", "patch", "list_filtered")
+DEFAULT_ROUTES = ("get", "list", "list_deep", "create", "patch")
+VARIANTS = ("crud", "handwritten", "ceiling")
+BASELINE = "handwritten"
+
+DEEP_OFFSET = {"sqlite": 9_000, "postgres": 90_000}
+ROWS = {"sqlite": 10_000, "postgres": 100_000}
+
+FILTERED_QUERY = "age__gte=30&sort=-age"
+# How the crud app serves list_filtered. By default with CRUDRouter's query language
+# (`filter_fields` / `sort_fields`), sent the same query as the other variants. With this
+# variable set to "custom" (`--crud-custom-filter`), the way it had to be done before the query
+# language: a custom `filters=[dep]` dependency, no sort, and only the filter is sent.
+CRUD_FILTER_VARIABLE = "BENCH_CRUD_FILTER"
+CRUD_FILTERED_QUERY = "age__gte=30"
+
+
+def crud_query_language() -> bool:
+    """Whether the crud variant filters and sorts with CRUDRouter's own query language."""
+    return os.environ.get(CRUD_FILTER_VARIABLE, "query-language") != "custom"
+
+
+def caveat(variant: str, route: str) -> str | None:
+    """What makes this variant's measurement of this route not like for like, if anything."""
+    if variant == "crud" and route == "list_filtered" and not crud_query_language():
+        return (
+            "crud filters through a custom `filters=[dep]` dependency and does NOT sort "
+            "(`sort=-age` skipped until CRUDRouter's query language lands)"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One measured route on one database and variant.
+
+    ``target`` may hold ``{id}``: a random existing id (1..rows) for every request.
+    ``body`` is ``create`` (a unique new hero) or ``patch`` (a random ``age``).
+    """
+
+    name: str
+    method: str
+    target: str
+    rows: int
+    body: str | None = None
+
+
+def route_for(name: str, db: str, variant: str) -> Route:
+    """The route ``name`` as the load generator sends it to ``variant`` on ``db``."""
+    rows = ROWS[db]
+    if name == "get":
+        return Route(name, "GET", "/heroes/{id}", rows)
+    if name == "list":
+        return Route(name, "GET", "/heroes?offset=0&limit=20", rows)
+    if name == "list_deep":
+        return Route(name, "GET", f"/heroes?offset={DEEP_OFFSET[db]}&limit=20", rows)
+    if name == "create":
+        return Route(name, "POST", "/heroes", rows, body="create")
+    if name == "patch":
+        return Route(name, "PATCH", "/heroes/{id}", rows, body="patch")
+    if name == "list_filtered":
+        crud_filter_only = variant == "crud" and not crud_query_language()
+        query = CRUD_FILTERED_QUERY if crud_filter_only else FILTERED_QUERY
+        return Route(name, "GET", f"/heroes?{query}", rows)
+    raise ValueError(f"unknown route {name!r}; choose from {', '.join(ROUTES)}")
+
+
+class RequestMaker:
+    """Makes the requests of one route; names of created heroes start with ``prefix``."""
+
+    def __init__(self, route: Route, prefix: str, seed: int | str | None = None) -> None:
+        self.route = route
+        self.prefix = prefix
+        self.counter = 0
+        self.rng = random.Random(seed)
+
+    def next(self) -> Request:
+        route = self.route
+        target = route.target
+        if "{id}" in target:
+            target = target.replace("{id}", str(self.rng.randint(1, route.rows)))
+        body: bytes | None = None
+        if route.body == "create":
+            self.counter += 1
+            name = f"{self.prefix}-{self.counter}"
+            hero = {"name": name, "secret_name": "Bench", "age": self.rng.randint(0, 99)}
+            body = json.dumps(hero).encode()
+        elif route.body == "patch":
+            body = json.dumps({"age": self.rng.randint(0, 99)}).encode()
+        return Request(route.method, target, body)
