@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 _SIGNATURE_BYTES = 16
+_JSON_NATIVE = (int, str, bool)
 MAX_CURSOR_LENGTH = 2048
 
 PROCESS_SECRET = secrets.token_bytes(32)
@@ -43,12 +44,14 @@ class CursorCodec:
         self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
     def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+        return hmac.digest(self.secret, payload, hashlib.sha256)[:_SIGNATURE_BYTES]
 
     def encode(self, sort: str, values: Sequence[Any], types: Sequence[type[Any]]) -> str:
         """A cursor that continues after a row with these sort key values."""
         dumped = [
-            None if v is None else self._adapter(t).dump_python(v, mode="json")
+            v
+            if v is None or type(v) in _JSON_NATIVE
+            else self._adapter(t).dump_python(v, mode="json")
             for v, t in zip(values, types, strict=True)
         ]
         payload = json.dumps([self.resource, sort, dumped], separators=(",", ":")).encode()

@@ -119,7 +119,10 @@ async def _execute(
     params: Any = None,
 ) -> Any:
     try:
-        return await session.execute(statement, params)
+        if getattr(statement, "_propagate_attrs", {}).get("compile_state_plugin") == "orm":
+            return await session.execute(statement, params)
+        connection = await session.connection()
+        return await connection.execute(statement, params)
     except (SQLAlchemyError, OverflowError) as exc:
         _raise_db_error(exc, operation, res, values)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from sqlalchemy import ClauseElement, Executable, func, literal, select
+from sqlalchemy import ClauseElement, Executable, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -88,8 +88,7 @@ async def _count(
         if isinstance(plan, str):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
-    statement = select(func.count()).select_from(table).where(*where)
-    result: int = (await _execute(session, statement)).scalar_one()
+    result: int = (await _execute(session, res.queries.count(where))).scalar_one()
     return result
 
 
@@ -136,8 +135,8 @@ def make_list(res: Resource, name: str) -> Endpoint:
         rows: Sequence[Any] = []
         start = offset or 0
         if total is None or cursor is not None or start < total:
-            statement = queries.page_select(fields, sort, page_where, start, limit)
-            rows = (await _execute(session, statement)).all()
+            statement, params = queries.page_select(fields, sort, page_where, start, limit)
+            rows = (await _execute(session, statement, params=params)).all()
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

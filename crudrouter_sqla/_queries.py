@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, delete, insert, select
+from sqlalchemy import Integer, Select, bindparam, delete, func, insert, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
@@ -15,6 +15,7 @@ from ._listing import Sort
 from ._model import ModelInfo
 
 VERSION_LABEL = "_version"
+_MAX_CACHED = 256
 
 
 class Queries:
@@ -45,6 +46,8 @@ class Queries:
         self._exists: Select[Any] = select(self.pk).select_from(info.table)
         # Built once: its compiled form and cache key are reused by every request.
         self._one_by_key = self._select.where(self.pk == bindparam("item_id"))
+        self._count: Select[Any] = select(func.count()).select_from(info.table)
+        self._pages: dict[tuple[str, Sequence[str] | None, bool], Select[Any]] = {}
 
     def one(self, item_id: Any, where: Sequence[Clause] = ()) -> tuple[Select[Any], Any]:
         """Select one row (or ORM object) by primary key: the statement and its parameters."""
@@ -67,11 +70,23 @@ class Queries:
         where: Sequence[Clause],
         offset: int,
         limit: int,
-    ) -> Select[Any]:
-        """One page and one row more (to tell whether a next page exists).
+    ) -> tuple[Select[Any], dict[str, int]]:
+        """One page and one row more (to tell whether a next page exists), and its parameters.
 
-        Rows carry the sort key values as ``_k0``, ``_k1``... for the next cursor.
+        Rows carry the sort key values as ``_k0``, ``_k1``... for the next cursor. The statement
+        for each sort and field set is built once; a request adds only its own conditions.
         """
+        key = (sort.spelling, fields, offset > 0)
+        statement = self._pages.get(key)
+        if statement is None:
+            statement = self._build_page(fields, sort, offset > 0)
+            if len(self._pages) < _MAX_CACHED:
+                self._pages[key] = statement
+        if where:
+            statement = statement.where(*where)
+        return statement, {"page_limit": limit + 1, "page_offset": offset}
+
+    def _build_page(self, fields: Sequence[str] | None, sort: Sort, offset: bool) -> Select[Any]:
         if self.uses_orm:
             entities: list[Any] = [self.info.model]
         elif fields is None:
@@ -82,12 +97,14 @@ class Queries:
         statement = (
             select(*entities, *keys)
             .select_from(self.info.table)
-            .where(*where)
             .order_by(*sort.order_by())
+            .limit(bindparam("page_limit"))
         )
-        if offset:
-            statement = statement.offset(offset)
-        return statement.limit(limit + 1)
+        return statement.offset(bindparam("page_offset")) if offset else statement
+
+    def count(self, where: Sequence[Clause]) -> Select[Any]:
+        """Count the rows that match ``where``."""
+        return self._count.where(*where) if where else self._count
 
     def _row(self, values: dict[str, Any]) -> dict[Any, Any]:
         return {self.info.columns[key]: value for key, value in values.items()}
