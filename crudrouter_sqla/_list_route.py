@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import ClauseElement, Executable, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -59,21 +59,85 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-def _filter_param(spec: FilterSpec, index: int) -> inspect.Parameter:
+def _filter_field(spec: FilterSpec) -> tuple[Any, Any]:
+    """The query-model field of one filter: its type and bounds, named by its alias."""
     description = f"{spec.field} {_DESCRIPTIONS[spec.op]}"
     if spec.op in ("in", "not_in"):
         limit = int(spec.bounds.get("max_length", DEFAULT_MAX_TEXT))
-        query = Query(
-            alias=spec.alias, description=description, max_length=(limit + 1) * MAX_IN_VALUES
+        return str | None, Field(
+            None,
+            alias=spec.alias,
+            description=description,
+            max_length=(limit + 1) * MAX_IN_VALUES,
         )
-        return _param(f"f{index}", Annotated[str | None, query], None)
     if spec.op == "isnull":
-        return _param(f"f{index}", Annotated[bool | None, Query(alias=spec.alias)], None)
+        return bool | None, Field(None, alias=spec.alias, description=description)
     bounds = dict(spec.bounds)
     if spec.value_type is not str:
         bounds.pop("max_length", None)
-    query = Query(alias=spec.alias, description=description, **bounds)
-    return _param(f"f{index}", Annotated[spec.value_type | None, query], None)
+    return spec.value_type | None, Field(None, alias=spec.alias, description=description, **bounds)
+
+
+def _query_model(res: Resource, name: str) -> type[BaseModel]:
+    """One model for every query parameter of the list route: validated in one pass, and
+    documented by FastAPI as separate parameters."""
+    spec = res.listing
+    sort_help = ", ".join(spec.sort_columns)
+    fields: dict[str, Any] = {
+        "offset": (
+            int | None,
+            Field(None, ge=0, description=f"Rows to skip (default 0, at most {res.max_offset})."),
+        ),
+        "limit": (
+            int,
+            Field(
+                res.default_limit,
+                ge=1,
+                le=res.max_limit,
+                description=f"Page size, 1 to {res.max_limit}.",
+            ),
+        ),
+        "sort": (
+            str | None,
+            Field(
+                None,
+                max_length=500,
+                description=f"Comma-separated fields, `-` for descending: {sort_help}.",
+            ),
+        ),
+        "fields": (
+            str | None,
+            Field(None, max_length=2000, description="Comma-separated fields to return."),
+        ),
+        "count": (
+            CountMode | None,
+            Field(None, description=f"How `total` is counted (default {spec.count})."),
+        ),
+        "cursor": (
+            str | None,
+            Field(
+                None,
+                max_length=MAX_CURSOR_LENGTH,
+                description="A page's `next_cursor`, to get the page after it.",
+            ),
+        ),
+    }
+    if spec.search_columns:
+        searched = ", ".join(c.key for c in spec.search_columns)
+        fields["q"] = (
+            str | None,
+            Field(
+                None,
+                max_length=DEFAULT_MAX_TEXT,
+                description=f"Text to find in {searched}, ignoring case.",
+            ),
+        )
+    for i, filter_spec in enumerate(spec.filters):
+        fields[f"f{i}"] = _filter_field(filter_spec)
+    model: type[BaseModel] = create_model(
+        f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
+    )
+    return model
 
 
 async def _count(
@@ -99,13 +163,16 @@ def make_list(res: Resource, name: str) -> Endpoint:
     custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
 
+    query_model = _query_model(res, name)
+
     async def endpoint(**kw: Any) -> Response:
         request: Request = kw["request"]
         session: AsyncSession = kw["session"]
         spec.check_unknown(list(request.query_params.keys()))
-        limit: int = kw["limit"]
-        cursor: str | None = kw["cursor"]
-        offset: int | None = kw["offset"]
+        query = kw["query"].__dict__
+        limit: int = query["limit"]
+        cursor: str | None = query["cursor"]
+        offset: int | None = query["offset"]
         if cursor is not None and offset is not None:
             raise query_error("offset", "use either offset or cursor, not both", offset)
         if offset is not None and offset > res.max_offset:
@@ -115,17 +182,17 @@ def make_list(res: Resource, name: str) -> Endpoint:
                 "(cursor paging)",
                 offset,
             )
-        sort: Sort = spec.parse_sort(kw["sort"])
-        fields = spec.parse_fields(kw["fields"])
-        mode: CountMode = kw["count"] or spec.count
-        if kw["count"] == "estimated" and session.get_bind().dialect.name != "postgresql":
+        sort: Sort = spec.parse_sort(query["sort"])
+        fields = spec.parse_fields(query["fields"])
+        mode: CountMode = query["count"] or spec.count
+        if query["count"] == "estimated" and session.get_bind().dialect.name != "postgresql":
             raise query_error("count", "estimated counts need PostgreSQL; use exact or none")
         where: list[Clause] = [
-            spec.filter_clause(s, kw[n]) for n, s in filter_names if kw[n] is not None
+            spec.filter_clause(s, query[n]) for n, s in filter_names if query[n] is not None
         ]
         where += [kw[n] for n in custom_names if kw[n] is not None]
         where += scope_of(kw)
-        text = kw.get("q")
+        text = query.get("q")
         if text:
             where.append(spec.search_clause(text))
         page_where = list(where)
@@ -154,78 +221,13 @@ def make_list(res: Resource, name: str) -> Endpoint:
             body = res.serializer.many(rows, total, limit, page_offset, next_cursor, fields)
         return Response(body, media_type=JSON)
 
-    sort_help = ", ".join(spec.sort_columns)
     params = [
         _param("request", Request),
-        _param(
-            "offset",
-            Annotated[
-                int | None,
-                Query(
-                    ge=0,
-                    description=f"Rows to skip (default 0, at most {res.max_offset}).",
-                ),
-            ],
-            None,
-        ),
-        _param(
-            "limit",
-            Annotated[
-                int,
-                Query(ge=1, le=res.max_limit, description=f"Page size, 1 to {res.max_limit}."),
-            ],
-            res.default_limit,
-        ),
-        _param(
-            "sort",
-            Annotated[
-                str | None,
-                Query(
-                    max_length=500,
-                    description=f"Comma-separated fields, `-` for descending: {sort_help}.",
-                ),
-            ],
-            None,
-        ),
-        _param(
-            "fields",
-            Annotated[
-                str | None,
-                Query(max_length=2000, description="Comma-separated fields to return."),
-            ],
-            None,
-        ),
-        _param(
-            "count",
-            Annotated[
-                CountMode | None,
-                Query(description=f"How `total` is counted (default {spec.count})."),
-            ],
-            None,
-        ),
-        _param(
-            "cursor",
-            Annotated[
-                str | None,
-                Query(
-                    max_length=MAX_CURSOR_LENGTH,
-                    description="A page's `next_cursor`, to get the page after it.",
-                ),
-            ],
-            None,
-        ),
-        *[_filter_param(s, i) for i, s in enumerate(spec.filters)],
+        _param("query", Annotated[query_model, Query()]),
         *[
             _param(n, Annotated[Any, Depends(f)])
             for n, f in zip(custom_names, res.filters, strict=True)
         ],
         *_context_params(res),
     ]
-    if spec.search_columns:
-        fields_help = ", ".join(c.key for c in spec.search_columns)
-        q = Query(
-            max_length=DEFAULT_MAX_TEXT,
-            description=f"Text to find in {fields_help}, ignoring case.",
-        )
-        params.insert(4, _param("q", Annotated[str | None, q], None))
     return _with_signature(endpoint, params, name)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Column, ColumnElement, and_, false, or_, tuple_
 
 from ._cursor import CursorCodec, CursorError
@@ -250,6 +250,12 @@ def allowed_query_names(dependant: Any) -> frozenset[str]:
     todo = [dependant]
     while todo:
         current = todo.pop()
-        names.update(param.alias for param in current.query_params)
+        for param in current.query_params:
+            model = getattr(param.field_info, "annotation", None)
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                # A query model: each of its fields is a parameter.
+                names.update(f.alias or n for n, f in model.model_fields.items())
+            else:
+                names.add(param.alias)
         todo.extend(current.dependencies)
     return frozenset(names)
