@@ -7,7 +7,16 @@ import os
 import random
 from dataclasses import dataclass
 
-ROUTES = ("get", "list", "list_deep", "create", "patch", "list_filtered")
+ROUTES = (
+    "get",
+    "list",
+    "list_deep",
+    "create",
+    "patch",
+    "list_filtered",
+    "list_nocount",
+    "keyset_deep",
+)
 DEFAULT_ROUTES = ("get", "list", "list_deep", "create", "patch")
 VARIANTS = ("crud", "handwritten", "ceiling")
 BASELINE = "handwritten"
@@ -29,8 +38,26 @@ def crud_query_language() -> bool:
     return os.environ.get(CRUD_FILTER_VARIABLE, "query-language") != "custom"
 
 
+CURSOR_SECRET = "benchmark-cursor-secret"
+"""The crud app's ``cursor_secret``, so that a cursor deep in the table can be made up front."""
+
+
+def deep_cursor(db: str) -> str:
+    """The crud app's cursor that continues after the hero whose id is the deep offset.
+
+    The same bytes the router's ``next_cursor`` carries at that depth (default sort).
+    """
+    from crudrouter_sqla._cursor import CursorCodec
+
+    return CursorCodec("heroes", CURSOR_SECRET.encode()).encode("", [DEEP_OFFSET[db]], [int])
+
+
 def caveat(variant: str, route: str) -> str | None:
     """What makes this variant's measurement of this route not like for like, if anything."""
+    if route == "list_nocount" and variant != "crud":
+        return "counts exactly (it has no count=none); crud sends count=none"
+    if route == "keyset_deep" and variant != "crud":
+        return "pages by offset with an exact count (it has no cursors); crud sends a cursor"
     if variant == "crud" and route == "list_filtered" and not crud_query_language():
         return (
             "crud filters through a custom `filters=[dep]` dependency and does NOT sort "
@@ -78,6 +105,13 @@ def route_for(name: str, db: str, variant: str) -> Route:
         crud_filter_only = variant == "crud" and not crud_query_language()
         query = CRUD_FILTERED_QUERY if crud_filter_only else FILTERED_QUERY
         return Route(name, "GET", f"/heroes?{query}", rows)
+    if name == "list_nocount":
+        query = "&count=none" if variant == "crud" else ""
+        return Route(name, "GET", f"/heroes?offset=0&limit=20{query}", rows)
+    if name == "keyset_deep":
+        if variant == "crud":
+            return Route(name, "GET", f"/heroes?limit=20&count=none&cursor={deep_cursor(db)}", rows)
+        return Route(name, "GET", f"/heroes?offset={DEEP_OFFSET[db]}&limit=20", rows)
     raise ValueError(f"unknown route {name!r}; choose from {', '.join(ROUTES)}")
 
 

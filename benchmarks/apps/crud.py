@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement
 from crudrouter_sqla import CRUDRouter
 
 from ..models import Hero, HeroCreate, HeroRead, HeroUpdate
-from ..routes import crud_query_language
+from ..routes import CURSOR_SECRET, crud_query_language
 from . import database
 
 
@@ -35,6 +35,7 @@ app.include_router(
         HeroCreate,
         update_schema=HeroUpdate,
         session=db.session,
+        cursor_secret=CURSOR_SECRET,
         **listing_options(),
     )
 )
