@@ -107,7 +107,11 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
         ),
         "fields": (
             str | None,
-            Field(None, max_length=2000, description="Comma-separated fields to return."),
+            Field(
+                None,
+                max_length=2000,
+                description="Comma-separated fields to return; each item then holds only these.",
+            ),
         ),
         "count": (
             CountMode | None,
