@@ -48,13 +48,13 @@ class Resource:
     max_offset: int = 100_000
 
 
-def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
     )
 
 
-def _with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) -> Endpoint:
+def with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) -> Endpoint:
     func.__signature__ = inspect.Signature(params, return_annotation=Response)  # type: ignore[attr-defined]
     func.__name__ = name
     func.__qualname__ = name
@@ -62,16 +62,16 @@ def _with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) 
 
 
 def _session_param(res: Resource) -> inspect.Parameter:
-    return _param("session", Annotated[AsyncSession, Depends(res.session)])
+    return param("session", Annotated[AsyncSession, Depends(res.session)])
 
 
-def _context_params(res: Resource, *, stamp: bool = False) -> list[inspect.Parameter]:
+def context_params(res: Resource, *, stamp: bool = False) -> list[inspect.Parameter]:
     """The session, and the scope and stamp dependencies where the router has them."""
     params = [_session_param(res)]
     if res.scope is not None:
-        params.append(_param("scope", Annotated[Any, Depends(res.scope)]))
+        params.append(param("scope", Annotated[Any, Depends(res.scope)]))
     if stamp and res.stamp is not None:
-        params.append(_param("stamp", Annotated[Any, Depends(res.stamp)]))
+        params.append(param("stamp", Annotated[Any, Depends(res.stamp)]))
     return params
 
 
@@ -84,7 +84,7 @@ def scope_of(kwargs: dict[str, Any]) -> list[Clause]:
 def _id_param(res: Resource) -> inspect.Parameter:
     info = res.info
     path = Path(description=f"The {info.pk_key} of the {info.resource}.", **info.pk_bounds())
-    return _param("item_id", Annotated[info.pk_type, path])
+    return param("item_id", Annotated[info.pk_type, path])
 
 
 def _raise_db_error(
@@ -110,7 +110,7 @@ def _raise_db_error(
     raise to_http_exception(error) from exc
 
 
-async def _execute(
+async def execute(
     session: AsyncSession,
     statement: Any,
     operation: Operation = "write",
@@ -130,7 +130,7 @@ async def _execute(
 async def _load(res: Resource, session: AsyncSession, item_id: Any, where: list[Clause]) -> Any:
     """One row (or ORM object row) by key within the scope, or None."""
     statement, params = res.queries.one(item_id, where)
-    return (await _execute(session, statement, params=params)).first()
+    return (await execute(session, statement, params=params)).first()
 
 
 async def _render(res: Resource, session: AsyncSession, row: Any, status: int = 200) -> Response:
@@ -168,7 +168,7 @@ def make_get(res: Resource, name: str) -> Endpoint:
             raise not_found(res.info.resource, kwargs["item_id"])
         return await _render(res, session, row)
 
-    return _with_signature(endpoint, [_id_param(res), *_context_params(res)], name)
+    return with_signature(endpoint, [_id_param(res), *context_params(res)], name)
 
 
 def _stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> dict[str, Any]:
@@ -187,11 +187,11 @@ def make_create(res: Resource, name: str) -> Endpoint:
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
         values = _stamped(kwargs["body"].model_dump(), kwargs, res)
-        result = await _execute(session, res.queries.insert(values), res=res, values=values)
+        result = await execute(session, res.queries.insert(values), res=res, values=values)
         return await _render_written(res, session, result.one(), 201)
 
-    body = _param("body", Annotated[res.create_schema, Body()])
-    return _with_signature(endpoint, [body, *_context_params(res, stamp=True)], name)
+    body = param("body", Annotated[res.create_schema, Body()])
+    return with_signature(endpoint, [body, *context_params(res, stamp=True)], name)
 
 
 def _check_body_key(res: Resource, item_id: Any, values: dict[str, Any]) -> None:
@@ -216,7 +216,7 @@ async def _missing_or_stale(
 ) -> HTTPException:
     """Why a conditional write touched no row: 412 if the row exists, else 404."""
     if match.versions is not None:
-        found = (await _execute(session, res.queries.exists(item_id, where))).first()
+        found = (await execute(session, res.queries.exists(item_id, where))).first()
         if found is not None:
             return HTTPException(
                 status_code=412,
@@ -239,14 +239,14 @@ def _make_write(res: Resource, name: str, schema: type[BaseModel], partial: bool
             row = await _load(res, session, item_id, where)
         else:
             statement = res.queries.update(item_id, values, where, match.versions)
-            row = (await _execute(session, statement, res=res, values=values)).first()
+            row = (await execute(session, statement, res=res, values=values)).first()
         if row is None:
             raise await _missing_or_stale(res, session, item_id, where, match)
         return await _render_written(res, session, row)
 
-    body = _param("body", Annotated[schema, Body()])
-    params = [_id_param(res), body, *if_match_param(res), *_context_params(res, stamp=True)]
-    return _with_signature(endpoint, params, name)
+    body = param("body", Annotated[schema, Body()])
+    params = [_id_param(res), body, *if_match_param(res), *context_params(res, stamp=True)]
+    return with_signature(endpoint, params, name)
 
 
 def make_replace(res: Resource, name: str) -> Endpoint:
@@ -269,7 +269,7 @@ def make_delete(res: Resource, name: str) -> Endpoint:
         match = parse_if_match(res, kwargs.get("if_match"))
         if res.queries.orm_delete:
             # Relationship cascades run only through the ORM: lock, check, then delete.
-            obj = (await _execute(session, res.queries.orm_one(item_id, where))).scalars().first()
+            obj = (await execute(session, res.queries.orm_one(item_id, where))).scalars().first()
             key = res.info.version_key
             current = getattr(obj, key) if obj is not None and key else None
             if obj is None or (match.versions is not None and current not in match.versions):
@@ -281,9 +281,9 @@ def make_delete(res: Resource, name: str) -> Endpoint:
                 _raise_db_error(exc, "delete")
         else:
             statement = res.queries.delete(item_id, where, match.versions)
-            if (await _execute(session, statement, "delete")).first() is None:
+            if (await execute(session, statement, "delete")).first() is None:
                 raise await _missing_or_stale(res, session, item_id, where, match)
         return Response(status_code=204)
 
-    params = [_id_param(res), *if_match_param(res), *_context_params(res)]
-    return _with_signature(endpoint, params, name)
+    params = [_id_param(res), *if_match_param(res), *context_params(res)]
+    return with_signature(endpoint, params, name)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, ColumnElement, String, Text, and_, or_
+from sqlalchemy import Boolean, ColumnElement, String, Text, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import bindparam
@@ -201,8 +201,3 @@ def _text_bounds(column: Any) -> Mapping[str, Any]:
     if isinstance(column.type, String | Text) and "max_length" not in bounds:
         bounds["max_length"] = DEFAULT_MAX_TEXT
     return bounds
-
-
-def combine(clauses: Sequence[Clause]) -> Clause | None:
-    """AND the clauses together, or None when there are none."""
-    return and_(*clauses) if clauses else None

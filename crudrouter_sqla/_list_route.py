@@ -18,11 +18,11 @@ from ._endpoints import (
     JSON,
     Endpoint,
     Resource,
-    _context_params,
-    _execute,
-    _param,
-    _with_signature,
+    context_params,
+    execute,
+    param,
     scope_of,
+    with_signature,
 )
 from ._filters import DEFAULT_MAX_TEXT, MAX_IN_VALUES, Clause, FilterSpec
 from ._listing import CountMode, ListSpec, Sort, query_error
@@ -152,11 +152,11 @@ async def _count(
     table = res.info.table
     if mode == "estimated" and session.get_bind().dialect.name == "postgresql":
         explain = Explain(select(literal(1)).select_from(table).where(*where))
-        plan = (await _execute(session, explain)).scalar_one()
+        plan = (await execute(session, explain)).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
-    result: int = (await _execute(session, res.queries.count(where))).scalar_one()
+    result: int = (await execute(session, res.queries.count(where))).scalar_one()
     return result
 
 
@@ -207,7 +207,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
         start = offset or 0
         if total is None or cursor is not None or start < total:
             statement, params = queries.page_select(fields, sort, page_where, start, limit)
-            rows = (await _execute(session, statement, params=params)).all()
+            rows = (await execute(session, statement, params=params)).all()
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -226,12 +226,12 @@ def make_list(res: Resource, name: str) -> Endpoint:
         return Response(body, media_type=JSON)
 
     params = [
-        _param("request", Request),
-        _param("query", Annotated[query_model, Query()]),
+        param("request", Request),
+        param("query", Annotated[query_model, Query()]),
         *[
-            _param(n, Annotated[Any, Depends(f)])
+            param(n, Annotated[Any, Depends(f)])
             for n, f in zip(custom_names, res.filters, strict=True)
         ],
-        *_context_params(res),
+        *context_params(res),
     ]
-    return _with_signature(endpoint, params, name)
+    return with_signature(endpoint, params, name)

@@ -11,11 +11,6 @@ from ._model import ModelInfo
 from .errors import ConfigurationError
 
 
-def field_names(schema: type[BaseModel]) -> list[str]:
-    """The schema's field names, in declaration order."""
-    return list(schema.model_fields)
-
-
 def check_read_schema(info: ModelInfo, schema: type[BaseModel]) -> None:
     """Every field of the read schema must be an attribute of the model."""
     _require_basemodel(schema, "schema")
