@@ -1,8 +1,6 @@
 """`Database`: one async engine, its sessions, a lifespan and the request-scoped session."""
 
-import math
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Annotated, Any
@@ -10,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,8 +16,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.util import await_only  # await_ from SQLAlchemy 2.1 on; both in 2.1
 
+from ._connections import (
+    SQLiteTimeout,
+    discard_closed_connection,
+    postgresql_timeout,
+    timeout_milliseconds,
+)
 from ._errors import to_http_exception, translate_error
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
@@ -56,106 +59,6 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def _discard_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """Refuse a pooled connection the server has closed; the pool then opens a new one.
-
-    After a server restart, a failover or an idle timeout the pool still holds connections
-    whose sockets are gone. asyncpg and psycopg notice the server closing them, so asking them
-    costs nothing, where ``pool_pre_ping`` pays round trips on every checkout.
-    """
-    driver = getattr(dbapi_connection, "driver_connection", None)
-    is_closed = getattr(driver, "is_closed", None)  # asyncpg
-    if callable(is_closed):
-        closed = bool(is_closed())
-    else:  # psycopg
-        closed = bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
-    if closed:
-        raise DisconnectionError("the server closed this pooled connection")
-
-
-def _timeout_milliseconds(seconds: float) -> int:
-    number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
-    if not (number and math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"statement_timeout must be a number of seconds > 0, got {seconds!r}")
-    return max(1, round(seconds * 1000))
-
-
-def _postgresql_timeout(url: URL, milliseconds: int, engine_kwargs: dict[str, Any]) -> None:
-    """Have the server cancel statements that run longer (SQLSTATE 57014, a 503)."""
-    connect_args = dict(engine_kwargs.get("connect_args", {}))
-    if url.get_driver_name() == "asyncpg":
-        settings = dict(connect_args.get("server_settings", {}))
-        settings.setdefault("statement_timeout", str(milliseconds))
-        connect_args["server_settings"] = settings
-    elif url.get_driver_name() == "psycopg":
-        options = connect_args.get("options", "")
-        connect_args["options"] = f"{options} -c statement_timeout={milliseconds}".strip()
-    else:
-        raise ValueError(
-            "statement_timeout supports the asyncpg and psycopg drivers of PostgreSQL, and "
-            f"SQLite; got {url.drivername}"
-        )
-    engine_kwargs["connect_args"] = connect_args
-
-
-class _SQLiteTimeout:
-    """A statement timeout for SQLite, which has none: a progress handler interrupts a statement
-    once its deadline has passed (``SQLITE_INTERRUPT``, a 503).
-
-    Waits for a lock are bounded by the driver's busy ``timeout`` instead
-    (``connect_args={"timeout": seconds}``, default 5), which also ends in a 503.
-    """
-
-    KEY = "crudrouter_sqla_deadline"
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def attach(self, engine: Any) -> None:
-        event.listen(engine, "connect", self.on_connect)
-        event.listen(engine, "before_cursor_execute", self.before_execute)
-        event.listen(engine, "after_cursor_execute", self.after_execute)
-        event.listen(engine, "handle_error", self.on_error)
-
-    def on_connect(self, dbapi_connection: Any, record: Any) -> None:
-        deadline: list[float | None] = [None]
-        record.info[self.KEY] = deadline
-
-        def interrupt() -> int:
-            # Runs in the driver's thread every few thousand virtual machine instructions.
-            due = deadline[0]
-            if due is not None and time.monotonic() > due:
-                deadline[0] = None
-                return 1
-            return 0
-
-        driver = dbapi_connection.driver_connection
-        await_only(driver.set_progress_handler(interrupt, 10_000))
-
-    def _deadline(self, conn: Any) -> list[float | None] | None:
-        """The deadline cell of the DBAPI connection under a `Connection`, if it has one."""
-        if conn is None or conn.invalidated or conn.closed:
-            return None
-        cell = conn.connection.info.get(self.KEY)
-        return cell if isinstance(cell, list) else None
-
-    def before_execute(self, conn: Any, *_args: Any) -> None:
-        cell = self._deadline(conn)
-        if cell is not None:
-            cell[0] = time.monotonic() + self.seconds
-
-    def after_execute(self, conn: Any, *_args: Any) -> None:
-        cell = self._deadline(conn)
-        if cell is not None:
-            cell[0] = None
-
-    def on_error(self, context: Any) -> None:
-        # A failed statement must not leave a deadline that would interrupt the rollback.
-        cell = self._deadline(context.connection)
-        if cell is not None:
-            cell[0] = None
 
 
 class Database:
@@ -202,13 +105,13 @@ class Database:
         self.url: URL = async_url(url)
         self.statement_timeout = statement_timeout
         backend = self.url.get_backend_name()
-        timeout_ms = None if statement_timeout is None else _timeout_milliseconds(statement_timeout)
+        timeout_ms = None if statement_timeout is None else timeout_milliseconds(statement_timeout)
         if backend == "sqlite" and self.url.database in (None, "", ":memory:"):
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
         if timeout_ms is not None and backend == "postgresql":
-            _postgresql_timeout(self.url, timeout_ms, engine_kwargs)
+            postgresql_timeout(self.url, timeout_ms, engine_kwargs)
         elif timeout_ms is not None and backend != "sqlite":
             raise ValueError(
                 f"statement_timeout supports PostgreSQL and SQLite, got {self.url.drivername}"
@@ -218,9 +121,9 @@ class Database:
         if backend == "sqlite":
             event.listen(sync_engine, "connect", _enable_sqlite_foreign_keys)
             if statement_timeout is not None:
-                _SQLiteTimeout(statement_timeout).attach(sync_engine)
+                SQLiteTimeout(statement_timeout).attach(sync_engine)
         else:
-            event.listen(sync_engine, "checkout", _discard_closed_connection)
+            event.listen(sync_engine, "checkout", discard_closed_connection)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
