@@ -16,7 +16,9 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
+
+from ._adapters import adapter_for
 
 _SIGNATURE_BYTES = 16
 _JSON_NATIVE = (int, str, bool)
@@ -41,7 +43,6 @@ class CursorCodec:
     def __init__(self, resource: str, secret: bytes) -> None:
         self.resource = resource
         self.secret = secret
-        self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.digest(self.secret, payload, hashlib.sha256)[:_SIGNATURE_BYTES]
@@ -51,7 +52,7 @@ class CursorCodec:
         dumped = [
             v
             if v is None or type(v) in _JSON_NATIVE
-            else self._adapter(t).dump_python(v, mode="json")
+            else adapter_for(t).dump_python(v, mode="json")
             for v, t in zip(values, types, strict=True)
         ]
         payload = json.dumps([self.resource, sort, dumped], separators=(",", ":")).encode()
@@ -84,14 +85,8 @@ class CursorCodec:
             raise CursorError("cursor is malformed")
         try:
             return [
-                None if v is None else self._adapter(t).validate_python(v, strict=False)
+                None if v is None else adapter_for(t).validate_python(v, strict=False)
                 for v, t in zip(values, types, strict=True)
             ]
         except ValidationError:
             raise CursorError("cursor is malformed") from None
-
-    def _adapter(self, value_type: type[Any]) -> TypeAdapter[Any]:
-        adapter = self._adapters.get(value_type)
-        if adapter is None:
-            adapter = self._adapters[value_type] = TypeAdapter(value_type)
-        return adapter

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ._filters import Clause
 from ._listing import ListSpec
 from ._model import ModelInfo
+from ._pagination import DEFAULT_MAX_OFFSET
 from ._queries import VERSION_LABEL, Queries
 from ._serialize import Serializer
 from ._versions import IfMatch, etag, if_match_param, parse_if_match
@@ -45,7 +46,7 @@ class Resource:
     scope: Callable[..., Any] | None = None
     stamp: Callable[..., Any] | None = None
     require_if_match: bool = False
-    max_offset: int = 100_000
+    max_offset: int = DEFAULT_MAX_OFFSET
 
 
 def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:

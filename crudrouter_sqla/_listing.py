@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Column, ColumnElement, and_, false, or_, tuple_
 
+from ._adapters import adapter_for
 from ._cursor import CursorCodec, CursorError
 from ._filters import MAX_IN_VALUES, Clause, FilterSpec, case_insensitive_contains
 from ._model import ModelInfo, python_type
@@ -107,13 +108,9 @@ class ListSpec:
     strict: bool
     codec: CursorCodec
     allowed_params: frozenset[str] = field(default_factory=frozenset)
-    _in_adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
     _sorts: dict[str, Sort] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for spec in self.filters:
-            if spec.op in ("in", "not_in"):
-                self._in_adapters[spec.alias] = TypeAdapter(spec.value_type)
         self._pk_key = SortKey(self.info.pk_key, self.info.pk_column, False, self.info.pk_type)
 
     def check_unknown(self, names: Sequence[str]) -> None:
@@ -131,7 +128,7 @@ class ListSpec:
             parts = [p.strip() for p in str(raw).split(",")] if raw != "" else []
             if len(parts) > MAX_IN_VALUES:
                 raise query_error(spec.alias, f"at most {MAX_IN_VALUES} values", raw)
-            adapter = self._in_adapters[spec.alias]
+            adapter = adapter_for(spec.value_type)
             try:
                 values = [adapter.validate_python(p, strict=False) for p in parts]
             except ValidationError as exc:

@@ -38,8 +38,7 @@ class Queries:
             for rel in info.model.__mapper__.relationships
         )
         extra = [] if self.version is None else [self.version.label(VERSION_LABEL)]
-        self._returning: list[Any] = [self.pk] if self.uses_orm else self.columns
-        self._returning = self._returning + extra
+        self._returning: list[Any] = ([self.pk] if self.uses_orm else self.columns) + extra
         self._select: Select[Any] = (
             select(info.model, *extra) if self.uses_orm else select(*self.columns, *extra)
         ).select_from(info.table)

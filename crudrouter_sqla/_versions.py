@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Header, HTTPException
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
+
+from ._adapters import adapter_for
 
 if TYPE_CHECKING:
     from ._endpoints import Resource
@@ -55,16 +57,6 @@ def if_match_param(res: Resource) -> list[inspect.Parameter]:
     ]
 
 
-_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
-
-
-def _adapter(version_type: type[Any]) -> TypeAdapter[Any]:
-    adapter = _ADAPTERS.get(version_type)
-    if adapter is None:
-        adapter = _ADAPTERS[version_type] = TypeAdapter(version_type)
-    return adapter
-
-
 def parse_if_match(res: Resource, value: str | None) -> IfMatch:
     """Turn the header into the versions a write may start from."""
     column = res.queries.version
@@ -79,7 +71,7 @@ def parse_if_match(res: Resource, value: str | None) -> IfMatch:
         return UNCONDITIONAL
     if value.strip() == "*":
         return UNCONDITIONAL
-    adapter = _adapter(column.type.python_type)
+    adapter = adapter_for(column.type.python_type)
     versions = []
     for tag in value.split(","):
         tag = tag.strip()
