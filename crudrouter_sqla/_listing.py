@@ -22,6 +22,8 @@ from .errors import ConfigurationError
 
 CountMode = Literal["exact", "none", "estimated"]
 COUNT_MODES: tuple[CountMode, ...] = ("exact", "none", "estimated")
+LIST_PARAMS = ("offset", "limit", "sort", "fields", "count", "cursor", "q")
+"""The list route's own query parameters; no filter may take their names."""
 NUL_MESSAGE = "text may not contain NUL characters"
 
 
@@ -111,6 +113,9 @@ class ListSpec:
     _sorts: dict[str, Sort] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        clash = sorted(set(LIST_PARAMS) & {s.alias for s in self.filters})
+        if clash:
+            raise ConfigurationError(f"filter names clash with list parameters: {clash}")
         self._pk_key = SortKey(self.info.pk_key, self.info.pk_column, False, self.info.pk_type)
 
     def check_unknown(self, names: Sequence[str]) -> None:

@@ -277,10 +277,6 @@ class CRUDRouter(APIRouter):
             if spec.switch == "list_route":
                 route = self.routes[-1]
                 assert isinstance(route, APIRoute)
-                reserved = {"offset", "limit", "sort", "fields", "count", "cursor", "q"}
-                clash = reserved & {s.alias for s in res.listing.filters}
-                if clash:
-                    raise ConfigurationError(f"filter names clash with list parameters: {clash}")
                 res.listing.allowed_params = allowed_query_names(route.dependant)
 
 

@@ -223,3 +223,22 @@ async def test_read_schema_with_properties_uses_the_orm(db, client_for):
         assert r.json()["items"][0]["hero_count"] == 2
         r = await client.patch(f"/teams/{team['id']}", json={"headquarters": "Watchtower"})
         assert r.json() == {**team, "headquarters": "Watchtower", "hero_count": 2}
+
+
+def test_filter_named_like_a_list_parameter_is_refused():
+    reg = registry()
+    table = Table(
+        "things", MetaData(), Column("id", Integer, primary_key=True), Column("sort", Integer)
+    )
+
+    class Thing:
+        pass
+
+    reg.map_imperatively(Thing, table)
+
+    class ThingRead(BaseModel):
+        id: int
+        sort: int | None
+
+    with pytest.raises(ConfigurationError, match="clash with list parameters"):
+        CRUDRouter(Thing, ThingRead, filter_fields={"sort": ["eq"]})
