@@ -47,7 +47,7 @@ def deep_cursor(db: str) -> str:
 
     The same bytes the router's ``next_cursor`` carries at that depth (default sort).
     """
-    from crudrouter_sqla._cursor import CursorCodec
+    from crudrouter_sqla._query import CursorCodec
 
     return CursorCodec("heroes", CURSOR_SECRET.encode()).encode("", [DEEP_OFFSET[db]], [int])
 

@@ -1,6 +1,6 @@
 """crudrouter_sqla: a generic CRUD router factory for FastAPI over async SQLAlchemy 2.x."""
 
-from ._pagination import Page
+from ._query import Page
 from ._router import CRUDRouter, RouteSwitch
 from .core import (
     ConstraintViolation,

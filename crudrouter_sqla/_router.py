@@ -11,30 +11,35 @@ from fastapi import APIRouter, params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from . import _endpoints as endpoints
-from ._cursor import PROCESS_SECRET, CursorCodec
-from ._filters import FilterFields, build_filter_specs
-from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
-from ._list_route import make_list
-from ._listing import (
-    CountMode,
-    ListSpec,
-    allowed_query_names,
-    build_search_columns,
-    build_sort_columns,
-    check_count_mode,
-)
-from ._model import inspect_model
-from ._pagination import DEFAULT_MAX_OFFSET, Page, check_limits, check_positive
-from ._queries import Queries
-from ._routes import RouteList
-from ._schemas import (
+from . import _routes as routes
+from ._model import (
+    Joins,
+    build_embeds,
+    build_parent,
     check_read_schema,
     check_write_schema,
     derive_create_schema,
     derive_update_schema,
+    inspect_model,
 )
-from ._serialize import Serializer
+from ._query import (
+    DEFAULT_MAX_OFFSET,
+    PROCESS_SECRET,
+    CountMode,
+    CursorCodec,
+    FilterFields,
+    ListSpec,
+    Page,
+    Queries,
+    allowed_query_names,
+    build_filter_specs,
+    build_search,
+    build_sort_keys,
+    check_count_mode,
+    check_limits,
+    check_positive,
+)
+from ._routes import DEFAULT_MAX_BODY_SIZE, RouteList, Serializer, limited_route_class
 from .core import default_session
 from .errors import ConfigurationError, ErrorResponse
 
@@ -66,6 +71,10 @@ class CRUDRouter(APIRouter):
         create_schema: the body of POST and PUT; defaults to ``schema`` without a generated key.
         update_schema: the body of PATCH; defaults to ``create_schema`` with every field optional.
         prefix: the path prefix; defaults to ``/`` + the table name.
+        parent: a many-to-one relationship attribute (``Hero.team``) to mount the resource
+            under its parent row: ``/teams/{team_id}/heroes``. Every route is then restricted
+            to that parent's rows, create takes the foreign key from the path, and an unknown
+            parent is a 404.
         tags: OpenAPI tags; default ``[table name]``.
         session: the session dependency, such as ``db.session``; default the core ``Session``.
         dependencies: dependencies for every route of the router.
@@ -75,8 +84,13 @@ class CRUDRouter(APIRouter):
             the list query and its count.
         filter_fields: the filters the list route accepts, ``{"age": ["gte", "lte"]}``;
             ``"*"`` for an operator list, or a list of names, allows every operator that fits.
-        sort_fields: the fields ``sort`` accepts; default every column of the read schema.
-        search_fields: text columns that ``q`` searches (case-insensitive contains, OR-ed).
+            Keys may be dotted paths through relationships: ``{"team.name": ["ilike"]}``
+            (to-one paths join, to-many paths such as ``tags.slug`` match rows that have at
+            least one related row that matches).
+        sort_fields: the fields ``sort`` accepts: columns or to-one paths (``team.name``);
+            default every column of the read schema.
+        search_fields: text columns (or to-one paths) that ``q`` searches (case-insensitive
+            contains, OR-ed).
         count: how ``total`` is counted by default: ``"exact"``, ``"none"`` or
             ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere).
         strict_query: refuse (422) query parameters the list route does not declare.
@@ -134,6 +148,7 @@ class CRUDRouter(APIRouter):
         update_schema: type[BaseModel] | None = None,
         *,
         prefix: str | None = None,
+        parent: Any = None,
         tags: list[str | Enum] | None = None,
         session: Callable[..., Any] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
@@ -166,21 +181,28 @@ class CRUDRouter(APIRouter):
         for option, dep in (("scope", scope), ("stamp", stamp)):
             if dep is not None and not callable(dep):
                 raise ConfigurationError(f"{option} must be a dependency (callable), got {dep!r}")
-        check_read_schema(info, schema)
-        if create_schema is None:
-            create_schema = derive_create_schema(info, schema)
-        check_write_schema(info, create_schema, "create_schema")
-        if update_schema is None:
-            update_schema = derive_update_schema(info, create_schema)
-        check_write_schema(info, update_schema, "update_schema")
         for dep in filters:
             if not callable(dep):
                 raise ConfigurationError(f"filters must be callables (dependencies), got {dep!r}")
+        nest = None if parent is None else build_parent(info, parent)
+        if nest is not None and nest.key in routes.RESERVED:
+            raise ConfigurationError(f"parent key {nest.key!r} clashes with a route parameter")
+        check_read_schema(info, schema)
+        embeds = build_embeds(info.model.__mapper__, schema)
+        if create_schema is None:
+            exclude = frozenset() if nest is None else frozenset({nest.key})
+            create_schema = derive_create_schema(info, schema, exclude)
+        create_plan = check_write_schema(info, create_schema, "create_schema")
+        if update_schema is None:
+            update_schema = derive_update_schema(info, create_schema)
+        update_plan = check_write_schema(info, update_schema, "update_schema")
         table = info.table.name
         if prefix is None:
             prefix = f"/{table}"
         if prefix.endswith("/"):
             raise ConfigurationError(f"prefix must not end with '/', got {prefix!r}")
+        if nest is not None:
+            prefix = nest.segment + prefix
         super().__init__(
             prefix=prefix,
             tags=tags if tags is not None else [table],
@@ -193,19 +215,26 @@ class CRUDRouter(APIRouter):
         self.create_schema = create_schema
         self.update_schema = update_schema
         read_fields = list(schema.model_fields)
+        joins = Joins(info.model.__mapper__)
+        filter_specs = build_filter_specs(info, filter_fields, joins)
+        if nest is not None and any(f.alias == nest.key for f in filter_specs):
+            raise ConfigurationError(
+                f"filter_fields names {nest.key!r}, which the nested path already fixes"
+            )
         listing = ListSpec(
             info=info,
-            filters=build_filter_specs(info, filter_fields),
-            sort_columns=build_sort_columns(info, read_fields, sort_fields),
-            search_columns=build_search_columns(info, search_fields),
+            joins=joins,
+            filters=filter_specs,
+            sort_keys=build_sort_keys(info, joins, read_fields, sort_fields),
+            search=build_search(info, joins, search_fields),
             read_fields=read_fields,
             count=check_count_mode(count),
             strict=strict_query,
             codec=CursorCodec(table, _secret(cursor_secret)),
         )
-        self.resource = endpoints.Resource(
+        self.resource = routes.Resource(
             info=info,
-            queries=Queries(info, read_fields),
+            queries=Queries(info, read_fields, embeds, joins),
             serializer=Serializer(schema),
             create_schema=create_schema,
             update_schema=update_schema,
@@ -214,6 +243,9 @@ class CRUDRouter(APIRouter):
             default_limit=default_limit,
             max_limit=max_limit,
             listing=listing,
+            create_plan=create_plan,
+            update_plan=update_plan,
+            parent=nest,
             scope=scope,
             stamp=stamp,
             require_if_match=require_if_match,
@@ -240,16 +272,17 @@ class CRUDRouter(APIRouter):
         write: Responses = {**_CONFLICT, **_TOO_LARGE}
         conditional: Responses = _CONDITIONS if versioned else {}
         specs = [
-            _Spec("list_route", base, "GET", make_list, page_model, 200, {}, f"List {table}"),
-            _Spec("get_route", item, "GET", endpoints.make_get, self.schema, 200, _NOT_FOUND,
+            _Spec("list_route", base, "GET", routes.make_list, page_model, 200, {},
+                  f"List {table}"),
+            _Spec("get_route", item, "GET", routes.make_get, self.schema, 200, _NOT_FOUND,
                   f"Get one {noun}"),
-            _Spec("create_route", base, "POST", endpoints.make_create, self.schema, 201, write,
+            _Spec("create_route", base, "POST", routes.make_create, self.schema, 201, write,
                   f"Create a {noun}", body=True),
-            _Spec("replace_route", item, "PUT", endpoints.make_replace, self.schema, 200,
+            _Spec("replace_route", item, "PUT", routes.make_replace, self.schema, 200,
                   {**_NOT_FOUND, **write, **conditional}, f"Replace a {noun}", body=True),
-            _Spec("update_route", item, "PATCH", endpoints.make_update, self.schema, 200,
+            _Spec("update_route", item, "PATCH", routes.make_update, self.schema, 200,
                   {**_NOT_FOUND, **write, **conditional}, f"Update part of a {noun}", body=True),
-            _Spec("delete_route", item, "DELETE", endpoints.make_delete, None, 204,
+            _Spec("delete_route", item, "DELETE", routes.make_delete, None, 204,
                   {**_NOT_FOUND, **_CONFLICT, **conditional}, f"Delete a {noun}"),
         ]  # fmt: skip
         for spec in specs:
@@ -285,7 +318,7 @@ class _Spec:
     switch: str
     path: str
     method: str
-    factory: Callable[[endpoints.Resource, str], endpoints.Endpoint]
+    factory: Callable[[routes.Resource, str], routes.Endpoint]
     response_model: Any
     status: int
     responses: Responses

@@ -31,7 +31,7 @@ class BadCreate(BaseModel):
     [
         ((Plain, HeroRead), {}, "not a mapped SQLAlchemy class"),
         ((Hero, HeroWithPower), {}, "HeroWithPower has fields that Hero lacks: power"),
-        ((Hero, HeroRead, BadCreate), {}, "not columns of Hero: team"),
+        ((Hero, HeroRead, BadCreate), {}, "BadCreate.team is a to-one relationship"),
         ((Hero, HeroRead), {"default_limit": 200, "max_limit": 100}, "default_limit must be"),
         ((Hero, HeroRead), {"max_limit": 0}, "max_limit must be at least 1"),
         ((Hero, HeroRead), {"prefix": "/heroes/"}, "must not end with '/'"),

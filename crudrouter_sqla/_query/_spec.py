@@ -7,18 +7,18 @@ parses its own parameters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Column, ColumnElement, and_, false, or_, tuple_
+from sqlalchemy import ColumnElement, or_
 
-from ._adapters import adapter_for
+from .._model import Joins, ModelInfo, adapter_for, python_type
+from ..errors import ConfigurationError
 from ._cursor import CursorCodec, CursorError
-from ._filters import MAX_IN_VALUES, Clause, FilterSpec, case_insensitive_contains
-from ._model import ModelInfo, python_type
-from .errors import ConfigurationError
+from ._filters import MAX_IN_VALUES, Clause, FilterSpec, case_insensitive_contains, resolve_target
+from ._sort import Sort, SortKey
 
 CountMode = Literal["exact", "none", "estimated"]
 COUNT_MODES: tuple[CountMode, ...] = ("exact", "none", "estimated")
@@ -34,77 +34,15 @@ def query_error(name: str, message: str, value: Any = None) -> RequestValidation
     )
 
 
-@dataclass(frozen=True)
-class SortKey:
-    """One column of an ORDER BY: ascending puts nulls last, descending puts them first."""
-
-    name: str
-    column: Column[Any]
-    descending: bool
-    value_type: type[Any]
-
-    @property
-    def nullable(self) -> bool:
-        return bool(self.column.nullable)
-
-    def order(self) -> ColumnElement[Any]:
-        if self.descending:
-            return self.column.desc().nulls_first() if self.nullable else self.column.desc()
-        return self.column.asc().nulls_last() if self.nullable else self.column.asc()
-
-    def after(self, value: Any) -> Clause | None:
-        """Rows that come after ``value`` in this key's order (None: no row does)."""
-        col = self.column
-        if self.descending:
-            if value is None:
-                return col.is_not(None)
-            before: Clause = col < value
-            return before
-        if value is None:
-            return None
-        after: Clause = or_(col > value, col.is_(None)) if self.nullable else col > value
-        return after
-
-    def same(self, value: Any) -> Clause:
-        return self.column.is_(None) if value is None else self.column == value
-
-
-@dataclass(frozen=True)
-class Sort:
-    """A parsed ``sort`` parameter with the primary key appended as the final tiebreaker."""
-
-    spelling: str
-    keys: tuple[SortKey, ...]
-
-    def order_by(self) -> list[ColumnElement[Any]]:
-        return [key.order() for key in self.keys]
-
-    def after(self, values: Sequence[Any]) -> Clause:
-        """Rows after the row whose key values are ``values`` (keyset pagination)."""
-        keys = self.keys
-        if all(not k.nullable for k in keys) and len({k.descending for k in keys}) == 1:
-            # One row-value comparison lets the database seek an index.
-            left = tuple_(*[k.column for k in keys])
-            right = tuple_(*values)
-            return left < right if keys[0].descending else left > right
-        branches: list[Clause] = []
-        for i, key in enumerate(keys):
-            step = key.after(values[i])
-            if step is None:
-                continue
-            same = [k.same(v) for k, v in zip(keys[:i], values[:i], strict=True)]
-            branches.append(and_(*same, step) if same else step)
-        return or_(*branches) if branches else false()
-
-
 @dataclass
 class ListSpec:
     """What the list route accepts, fixed when the router is built."""
 
     info: ModelInfo
+    joins: Joins
     filters: list[FilterSpec]
-    sort_columns: dict[str, Column[Any]]
-    search_columns: list[Column[Any]]
+    sort_keys: dict[str, SortKey]
+    search: Search
     read_fields: list[str]
     count: CountMode
     strict: bool
@@ -116,7 +54,8 @@ class ListSpec:
         clash = sorted(set(LIST_PARAMS) & {s.alias for s in self.filters})
         if clash:
             raise ConfigurationError(f"filter names clash with list parameters: {clash}")
-        self._pk_key = SortKey(self.info.pk_key, self.info.pk_column, False, self.info.pk_type)
+        info = self.info
+        self._pk_key = SortKey(info.pk_key, info.pk_column, False, info.pk_type, False)
 
     def check_unknown(self, names: Sequence[str]) -> None:
         if not self.strict:
@@ -147,7 +86,7 @@ class ListSpec:
     def search_clause(self, text: str) -> Clause:
         if "\x00" in text:
             raise query_error("q", NUL_MESSAGE)
-        return or_(*[case_insensitive_contains(col, text) for col in self.search_columns])
+        return or_(*[case_insensitive_contains(col, text) for col in self.search.columns])
 
     def parse_sort(self, spelling: str | None) -> Sort:
         spelling = spelling or ""
@@ -167,14 +106,14 @@ class ListSpec:
             part = part.strip()
             descending = part.startswith("-")
             name = part.lstrip("-+")
-            column = self.sort_columns.get(name)
-            if column is None:
-                allowed = ", ".join(self.sort_columns)
+            key = self.sort_keys.get(name)
+            if key is None:
+                allowed = ", ".join(self.sort_keys)
                 raise query_error("sort", f"cannot sort by {name!r}; allowed: {allowed}", spelling)
             if name in seen:
                 raise query_error("sort", f"{name!r} appears twice", spelling)
             seen.add(name)
-            keys.append(SortKey(name, column, descending, python_type(column) or str))
+            keys.append(replace(key, descending=descending))
         if self.info.pk_key not in seen:
             keys.append(self._pk_key)
         return Sort(",".join(("-" if k.descending else "") + k.name for k in keys), tuple(keys))
@@ -210,33 +149,33 @@ def _check_bounds(spec: FilterSpec, value: Any) -> None:
         raise query_error(spec.alias, f"values are at most {bounds['max_length']} characters")
 
 
-def build_sort_columns(
-    info: ModelInfo, read_fields: Sequence[str], sort_fields: Sequence[str] | None
-) -> dict[str, Column[Any]]:
-    """The allowed sort fields: given, or every scalar column of the read schema."""
-    if sort_fields is None:
-        return {name: info.columns[name] for name in read_fields if name in info.columns}
-    result: dict[str, Column[Any]] = {}
-    for name in sort_fields:
-        if name not in info.columns:
-            raise ConfigurationError(
-                f"sort_fields names {name!r}, which is not a column of {info.resource}"
-            )
-        result[name] = info.columns[name]
-    return result
+@dataclass(frozen=True)
+class Search:
+    """The text columns ``q`` searches (case-insensitive contains, OR-ed) and their joins."""
+
+    columns: tuple[ColumnElement[Any], ...] = ()
+    joins: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
 
-def build_search_columns(info: ModelInfo, search_fields: Sequence[str]) -> list[Column[Any]]:
-    """The text columns ``q`` searches."""
-    columns = []
+def build_search(info: ModelInfo, joins: Joins, search_fields: Sequence[str]) -> Search:
+    """The search over text columns or to-one paths (``team.name``)."""
+    columns: list[ColumnElement[Any]] = []
+    needed: list[str] = []
     for name in search_fields:
-        column = info.columns.get(name)
-        if column is None or python_type(column) is not str:
+        target = resolve_target(info, joins, name, "search_fields")
+        if python_type(target.source) is not str:
             raise ConfigurationError(
                 f"search_fields names {name!r}, which is not a text column of {info.resource}"
             )
-        columns.append(column)
-    return columns
+        if target.path is not None and target.path.to_many:
+            raise ConfigurationError(
+                f"search_fields names {name!r}, a path through a to-many relationship; "
+                f"search columns and to-one paths"
+            )
+        columns.append(target.column)
+        needed.extend(target.joins)
+    return Search(tuple(columns), tuple(needed), tuple(search_fields))
 
 
 def check_count_mode(mode: CountMode) -> CountMode:

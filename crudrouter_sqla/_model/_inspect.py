@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, inspect
 from sqlalchemy.exc import NoInspectionAvailable
-from sqlalchemy.orm import ColumnProperty, Mapper
+from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 _INT_BOUNDS: tuple[tuple[type[Any], int], ...] = (
     (SmallInteger, 2**15 - 1),
@@ -34,6 +34,7 @@ class ModelInfo:
         version_key: the attribute of the mapper's ``version_id_col``, if it has one.
         version_generator: makes the next version from the current one; None when the
             database makes it (``version_id_generator=False``).
+        relationships: attribute name -> relationship, for every relationship of the mapper.
     """
 
     model: type[Any]
@@ -45,6 +46,7 @@ class ModelInfo:
     columns: dict[str, Column[Any]]
     version_key: str | None = None
     version_generator: Callable[[Any], Any] | None = None
+    relationships: dict[str, RelationshipProperty[Any]] = field(default_factory=dict)
 
     @property
     def foreign_keys(self) -> frozenset[str]:
@@ -140,4 +142,5 @@ def inspect_model(model: type[Any]) -> ModelInfo:
         pk_column=pk_column,
         pk_type=pk_type,
         columns=columns,
+        relationships={rel.key: rel for rel in mapper.relationships},
     )

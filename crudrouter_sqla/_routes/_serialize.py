@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, create_model
 
-from ._pagination import Page
+from .._query import Page
 
 _MAX_SUBSETS = 128
 

@@ -12,16 +12,17 @@ import enum
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, ColumnElement, String, Text, or_
+from sqlalchemy import Boolean, Column, ColumnElement, String, Text, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import bindparam
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from ._model import ModelInfo, column_bounds, python_type
-from .errors import ConfigurationError
+from .._model import Joins, ModelInfo, Path, column_bounds, exists_clause, python_type, resolve_path
+from ..errors import ConfigurationError
 
 Clause = ColumnElement[bool]
 
@@ -112,7 +113,12 @@ def case_insensitive_contains(column: ColumnElement[Any], text: str) -> Clause:
 
 @dataclass(frozen=True)
 class FilterSpec:
-    """One allowed ``field__op`` query parameter."""
+    """One allowed ``field__op`` query parameter.
+
+    ``field`` may be a dotted path through relationships (``team.name``): a to-one path compares
+    a joined column (``joins`` names the joins it needs), a to-many path matches rows that have
+    at least one related row meeting the condition (``EXISTS``).
+    """
 
     alias: str
     field: str
@@ -120,35 +126,70 @@ class FilterSpec:
     column: ColumnElement[Any]
     value_type: type[Any]
     bounds: Mapping[str, Any]
+    joins: tuple[str, ...] = ()
+    exists: Callable[[Callable[[ColumnElement[Any]], Clause]], Clause] | None = None
 
     def clause(self, value: Any) -> Clause:
         """The SQL condition for a parsed value."""
-        col = self.column
-        op = self.op
-        if op == "isnull":
-            return col.is_(None) if value else col.is_not(None)
-        if op in ("in", "not_in"):
-            return col.in_(value) if op == "in" else col.not_in(value)
-        if op == "ilike":
-            return case_insensitive_contains(col, value)
-        if op in ("like", "contains", "startswith", "endswith"):
-            return _CaseSensitiveMatch(col, value, op)
-        compare: dict[str, Callable[[Any], Clause]] = {
-            "eq": col.__eq__,
-            "ne": lambda v: or_(col != v, col.is_(None)),
-            "gt": col.__gt__,
-            "gte": col.__ge__,
-            "lt": col.__lt__,
-            "lte": col.__le__,
-        }
-        return compare[op](value)
+        if self.exists is not None:
+            return self.exists(lambda column: compare(column, self.op, value))
+        return compare(self.column, self.op, value)
+
+
+def compare(col: ColumnElement[Any], op: str, value: Any) -> Clause:
+    """``col <op> value`` for a parsed value."""
+    if op == "isnull":
+        return col.is_(None) if value else col.is_not(None)
+    if op in ("in", "not_in"):
+        return col.in_(value) if op == "in" else col.not_in(value)
+    if op == "ilike":
+        return case_insensitive_contains(col, value)
+    if op in ("like", "contains", "startswith", "endswith"):
+        return _CaseSensitiveMatch(col, value, op)
+    comparisons: dict[str, Callable[[Any], Clause]] = {
+        "eq": col.__eq__,
+        "ne": lambda v: or_(col != v, col.is_(None)),
+        "gt": col.__gt__,
+        "gte": col.__ge__,
+        "lt": col.__lt__,
+        "lte": col.__le__,
+    }
+    return comparisons[op](value)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a filter, sort or search field points: a column, or a column across relations."""
+
+    column: ColumnElement[Any]
+    source: Column[Any]
+    joins: tuple[str, ...] = ()
+    path: Path | None = None
+
+
+def resolve_target(info: ModelInfo, joins: Joins, name: str, option: str) -> Target:
+    """A column of the model, or a dotted relationship path; `ConfigurationError` otherwise."""
+    if "." not in name:
+        column = info.columns.get(name)
+        if column is None:
+            raise ConfigurationError(
+                f"{option} names {name!r}, which is not a column of {info.resource}; "
+                f"columns: {', '.join(info.columns)}"
+            )
+        return Target(column, column)
+    path = resolve_path(info.model.__mapper__, name, option)
+    if path.to_many:
+        return Target(path.column, path.column, (), path)
+    return Target(joins.add(path), path.column, path.joins, path)
 
 
 FilterFields = Mapping[str, Sequence[str] | Literal["*"]] | Sequence[str]
 """``{"age": ["gte", "lte"], "name": "*"}``; a list of names allows every fitting operator."""
 
 
-def build_filter_specs(info: ModelInfo, filter_fields: FilterFields | None) -> list[FilterSpec]:
+def build_filter_specs(
+    info: ModelInfo, filter_fields: FilterFields | None, joins: Joins
+) -> list[FilterSpec]:
     """Check the allowed filters against the model; raise `ConfigurationError` on a mistake."""
     if filter_fields is None:
         return []
@@ -161,13 +202,12 @@ def build_filter_specs(info: ModelInfo, filter_fields: FilterFields | None) -> l
         items = [(name, "*") for name in filter_fields]
     specs: list[FilterSpec] = []
     for field, ops in items:
-        column = info.columns.get(field)
-        if column is None:
-            raise ConfigurationError(
-                f"filter_fields names {field!r}, which is not a column of {info.resource}; "
-                f"columns: {', '.join(info.columns)}"
-            )
+        target = resolve_target(info, joins, field, "filter_fields")
+        column = target.source
         value_type = python_type(column)
+        exists = None
+        if target.path is not None and target.path.to_many:
+            exists = partial(exists_clause, info.model.__mapper__, target.path)
         fitting = operators_for(value_type)
         wanted = list(fitting) if ops == "*" else list(ops)
         for op in wanted:
@@ -188,9 +228,11 @@ def build_filter_specs(info: ModelInfo, filter_fields: FilterFields | None) -> l
                         alias=alias,
                         field=field,
                         op=op,
-                        column=column,
+                        column=target.column,
                         value_type=value_type or str,
                         bounds=_text_bounds(column),
+                        joins=target.joins,
+                        exists=exists,
                     )
                 )
     return specs

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._adapters import adapter_for
+from .._model import adapter_for
 
 _SIGNATURE_BYTES = 16
 _JSON_NATIVE = (int, str, bool)

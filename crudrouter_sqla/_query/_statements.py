@@ -7,14 +7,15 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, delete, func, insert, select
 from sqlalchemy import update as sa_update
-from sqlalchemy.orm import RelationshipProperty
+from sqlalchemy.orm import lazyload
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
+from .._model import Embed, Joins, ModelInfo
 from ._filters import Clause
-from ._listing import Sort
-from ._model import ModelInfo
+from ._sort import Sort
 
 VERSION_LABEL = "_version"
+KEY_LABEL = "_key"
 _MAX_CACHED = 256
 
 
@@ -22,31 +23,45 @@ class Queries:
     """Statements for one resource.
 
     When every field of the read schema is a column, reads select just those columns as plain
-    rows; otherwise (properties, relationships) they load ORM objects. ``where`` arguments carry
-    the router's scope (the caller's rows only).
+    rows; otherwise (properties, relationships) they load ORM objects, with the embedded
+    relationships loaded eagerly (a join for to-one, one ``SELECT ... IN`` per collection) and
+    every other relationship lazily. ``where`` arguments carry the router's scope (the caller's
+    rows only); ``joins`` name the to-one relationship paths a request's conditions use.
     """
 
-    def __init__(self, info: ModelInfo, read_fields: Sequence[str]) -> None:
+    def __init__(
+        self,
+        info: ModelInfo,
+        read_fields: Sequence[str],
+        embeds: Sequence[Embed] = (),
+        joins: Joins | None = None,
+    ) -> None:
         self.info = info
         self.pk = info.pk_column
+        self.joins = joins or Joins(info.model.__mapper__)
+        self.embeds = {embed.key: embed for embed in embeds}
         self.read_keys = [name for name in read_fields if name in info.columns]
         self.uses_orm = any(name not in info.columns for name in read_fields)
         self.columns = [info.columns[name].label(name) for name in self.read_keys]
         self.version = info.columns[info.version_key] if info.version_key else None
+        # Cascades and association rows of many-to-many collections are written by the ORM.
         self.orm_delete = any(
-            isinstance(rel, RelationshipProperty) and rel.cascade.delete
-            for rel in info.model.__mapper__.relationships
+            not rel.viewonly and (rel.cascade.delete or rel.secondary is not None)
+            for rel in info.relationships.values()
         )
         extra = [] if self.version is None else [self.version.label(VERSION_LABEL)]
-        self._returning: list[Any] = ([self.pk] if self.uses_orm else self.columns) + extra
+        key = [self.pk.label(KEY_LABEL)]
+        self._returning: list[Any] = (key if self.uses_orm else [*self.columns, *key]) + extra
         self._select: Select[Any] = (
-            select(info.model, *extra) if self.uses_orm else select(*self.columns, *extra)
+            select(info.model, *extra).options(*self.loaders(None))
+            if self.uses_orm
+            else select(*self.columns, *extra)
         ).select_from(info.table)
         self._exists: Select[Any] = select(self.pk).select_from(info.table)
         # Built once: its compiled form and cache key are reused by every request.
         self._one_by_key = self._select.where(self.pk == bindparam("item_id"))
         self._count: Select[Any] = select(func.count()).select_from(info.table)
-        self._pages: dict[tuple[str, Sequence[str] | None, bool], Select[Any]] = {}
+        self._pages: dict[tuple[str, Sequence[str] | None, bool, tuple[str, ...]], Any] = {}
 
     def one(self, item_id: Any, where: Sequence[Clause] = ()) -> tuple[Select[Any], Any]:
         """Select one row (or ORM object) by primary key: the statement and its parameters."""
@@ -54,9 +69,17 @@ class Queries:
             return self._select.where(self.pk == item_id, *where), None
         return self._one_by_key, {"item_id": item_id}
 
+    def loaders(self, fields: Sequence[str] | None) -> list[Any]:
+        """Eager loads of the embedded relationships among ``fields`` (all when None); every
+        other relationship is loaded lazily, whatever ``lazy=`` its mapping declares."""
+        model = self.info.model
+        chosen = [e for k, e in self.embeds.items() if fields is None or k in fields]
+        return [*[embed.loader(model) for embed in chosen], lazyload("*")]
+
     def orm_one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
         """Select one ORM object by primary key."""
-        return select(self.info.model).where(self.pk == item_id, *where)
+        model = self.info.model
+        return select(model).options(lazyload("*")).where(self.pk == item_id, *where)
 
     def exists(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
         """Select the key of one row, to tell a missing row from a stale version."""
@@ -69,16 +92,18 @@ class Queries:
         where: Sequence[Clause],
         offset: int,
         limit: int,
+        joins: Sequence[str] = (),
     ) -> tuple[Select[Any], dict[str, int]]:
         """One page and one row more (to tell whether a next page exists), and its parameters.
 
         Rows carry the sort key values as ``_k0``, ``_k1``... for the next cursor. The statement
         for each sort and field set is built once; a request adds only its own conditions.
         """
-        key = (sort.spelling, fields, offset > 0)
+        needed = tuple(sorted({*joins, *sort.joins}))
+        key = (sort.spelling, fields, offset > 0, needed)
         statement = self._pages.get(key)
         if statement is None:
-            statement = self._build_page(fields, sort, offset > 0)
+            statement = self.joins.apply(self._build_page(fields, sort, offset > 0), needed)
             if len(self._pages) < _MAX_CACHED:
                 self._pages[key] = statement
         if where:
@@ -86,24 +111,35 @@ class Queries:
         return statement, {"page_limit": limit + 1, "page_offset": offset}
 
     def _build_page(self, fields: Sequence[str] | None, sort: Sort, offset: bool) -> Select[Any]:
-        if self.uses_orm:
-            entities: list[Any] = [self.info.model]
-        elif fields is None:
-            entities = list(self.columns)
+        columns = self.info.columns
+        loaders: list[Any] = []
+        if fields is not None and all(name in columns for name in fields):
+            entities: list[Any] = [columns[name].label(name) for name in fields]
+        elif self.uses_orm:
+            entities = [self.info.model]
+            loaders = self.loaders(fields)
         else:
-            entities = [self.info.columns[name].label(name) for name in fields]
+            entities = list(self.columns)
         keys = [key.column.label(f"_k{i}") for i, key in enumerate(sort.keys)]
         statement = (
             select(*entities, *keys)
             .select_from(self.info.table)
             .order_by(*sort.order_by())
             .limit(bindparam("page_limit"))
+            .options(*loaders)
         )
         return statement.offset(bindparam("page_offset")) if offset else statement
 
-    def count(self, where: Sequence[Clause]) -> Select[Any]:
+    def page_is_orm(self, fields: Sequence[str] | None) -> bool:
+        """Whether a page with these fields is made of ORM objects (else plain rows)."""
+        if fields is not None and all(name in self.info.columns for name in fields):
+            return False
+        return self.uses_orm
+
+    def count(self, where: Sequence[Clause], joins: Sequence[str] = ()) -> Select[Any]:
         """Count the rows that match ``where``."""
-        return self._count.where(*where) if where else self._count
+        statement = self.joins.apply(self._count, joins) if joins else self._count
+        return statement.where(*where) if where else statement
 
     def _row(self, values: dict[str, Any]) -> dict[Any, Any]:
         return {self.info.columns[key]: value for key, value in values.items()}

@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import BaseModel, create_model
 from pydantic.fields import FieldInfo
 
-from ._model import ModelInfo
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ._inspect import ModelInfo
+from ._writes import WritePlan, build_write_plan
 
 
 def check_read_schema(info: ModelInfo, schema: type[BaseModel]) -> None:
@@ -22,16 +23,11 @@ def check_read_schema(info: ModelInfo, schema: type[BaseModel]) -> None:
         )
 
 
-def check_write_schema(info: ModelInfo, schema: type[BaseModel], role: str) -> None:
-    """Every field of a create or update schema must be a writable column of the model."""
+def check_write_schema(info: ModelInfo, schema: type[BaseModel], role: str) -> WritePlan:
+    """Every field of a create or update schema must be a column of the model or a
+    relationship the router can write; returns the plan for the relationship fields."""
     _require_basemodel(schema, role)
-    missing = [name for name in schema.model_fields if name not in info.columns]
-    if missing:
-        raise ConfigurationError(
-            f"{role} {schema.__name__} has fields that are not columns of {info.resource}: "
-            f"{', '.join(missing)}; a {role} may only name the model's column attributes "
-            f"({', '.join(info.columns)})"
-        )
+    return build_write_plan(info, schema, role)
 
 
 def _require_basemodel(schema: Any, role: str) -> None:
@@ -44,11 +40,14 @@ def _copy_field(field: FieldInfo, **changes: Any) -> tuple[Any, FieldInfo]:
     return field.annotation, new
 
 
-def derive_create_schema(info: ModelInfo, schema: type[BaseModel]) -> type[BaseModel]:
-    """The read schema restricted to writable columns; the key is left out when generated."""
+def derive_create_schema(
+    info: ModelInfo, schema: type[BaseModel], exclude: frozenset[str] = frozenset()
+) -> type[BaseModel]:
+    """The read schema restricted to writable columns; the key is left out when generated, and
+    so are ``exclude`` (such as the parent key of a nested resource, taken from the path)."""
     fields: dict[str, Any] = {}
     for name, field in schema.model_fields.items():
-        if name not in info.columns:
+        if name not in info.columns or name in exclude:
             continue
         if name == info.pk_key and info.pk_generated:
             continue

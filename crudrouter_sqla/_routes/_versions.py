@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Header, HTTPException
 from pydantic import ValidationError
 
-from ._adapters import adapter_for
-
-if TYPE_CHECKING:
-    from ._endpoints import Resource
+from .._model import adapter_for
+from ._resource import Resource
 
 MAX_IF_MATCH = 1000
 

@@ -13,19 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from ._cursor import MAX_CURSOR_LENGTH
-from ._endpoints import (
-    JSON,
-    Endpoint,
-    Resource,
-    context_params,
-    execute,
-    param,
-    scope_of,
-    with_signature,
+from .._query import (
+    DEFAULT_MAX_TEXT,
+    MAX_CURSOR_LENGTH,
+    MAX_IN_VALUES,
+    Clause,
+    CountMode,
+    FilterSpec,
+    ListSpec,
+    Sort,
+    query_error,
 )
-from ._filters import DEFAULT_MAX_TEXT, MAX_IN_VALUES, Clause, FilterSpec
-from ._listing import CountMode, ListSpec, Sort, query_error
+from ..errors import not_found
+from ._execute import execute
+from ._params import context_params, param, scope_of, with_signature
+from ._resource import JSON, Endpoint, Resource
 
 _DESCRIPTIONS = {
     "eq": "equals",
@@ -82,7 +84,7 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
     """One model for every query parameter of the list route: validated in one pass, and
     documented by FastAPI as separate parameters."""
     spec = res.listing
-    sort_help = ", ".join(spec.sort_columns)
+    sort_help = ", ".join(spec.sort_keys)
     fields: dict[str, Any] = {
         "offset": (
             int | None,
@@ -126,8 +128,8 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
             ),
         ),
     }
-    if spec.search_columns:
-        searched = ", ".join(c.key for c in spec.search_columns)
+    if spec.search.columns:
+        searched = ", ".join(spec.search.names)
         fields["q"] = (
             str | None,
             Field(
@@ -145,18 +147,23 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
 
 
 async def _count(
-    session: AsyncSession, res: Resource, mode: CountMode, where: Sequence[Clause]
+    session: AsyncSession,
+    res: Resource,
+    mode: CountMode,
+    where: Sequence[Clause],
+    joins: Sequence[str],
 ) -> int | None:
     if mode == "none":
         return None
     table = res.info.table
     if mode == "estimated" and session.get_bind().dialect.name == "postgresql":
-        explain = Explain(select(literal(1)).select_from(table).where(*where))
+        base = res.queries.joins.apply(select(literal(1)).select_from(table), joins)
+        explain = Explain(base.where(*where))
         plan = (await execute(session, explain)).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
-    result: int = (await execute(session, res.queries.count(where))).scalar_one()
+    result: int = (await execute(session, res.queries.count(where, joins))).scalar_one()
     return result
 
 
@@ -166,6 +173,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
     filter_names = [(f"f{i}", s) for i, s in enumerate(spec.filters)]
     custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
+    parent = res.parent
 
     query_model = _query_model(res, name)
 
@@ -191,30 +199,38 @@ def make_list(res: Resource, name: str) -> Endpoint:
         mode: CountMode = query["count"] or spec.count
         if query["count"] == "estimated" and session.get_bind().dialect.name != "postgresql":
             raise query_error("count", "estimated counts need PostgreSQL; use exact or none")
-        where: list[Clause] = [
-            spec.filter_clause(s, query[n]) for n, s in filter_names if query[n] is not None
-        ]
+        where: list[Clause] = []
+        joins: list[str] = []
+        for n, s in filter_names:
+            if query[n] is not None:
+                where.append(spec.filter_clause(s, query[n]))
+                joins.extend(s.joins)
         where += [kw[n] for n in custom_names if kw[n] is not None]
-        where += scope_of(kw)
+        where += scope_of(res, kw)
         text = query.get("q")
         if text:
             where.append(spec.search_clause(text))
+            joins.extend(spec.search.joins)
         page_where = list(where)
         if cursor is not None:
             page_where.append(spec.decode_cursor(cursor, sort))
-        total = await _count(session, res, mode, where)
+        total = await _count(session, res, mode, where, joins)
         rows: Sequence[Any] = []
         start = offset or 0
         if total is None or cursor is not None or start < total:
-            statement, params = queries.page_select(fields, sort, page_where, start, limit)
+            statement, params = queries.page_select(fields, sort, page_where, start, limit, joins)
             rows = (await execute(session, statement, params=params)).all()
+        if not rows and parent is not None:
+            parent_id = kw[parent.key]
+            if (await execute(session, parent.exists(parent_id))).first() is None:
+                raise not_found(parent.info.resource, parent_id)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]._mapping
             next_cursor = spec.encode_cursor(sort, [last[f"_k{i}"] for i in range(len(sort.keys))])
         page_offset = None if cursor is not None else start
-        if queries.uses_orm:
+        if queries.page_is_orm(fields):
             objects = [row[0] for row in rows]
             body = await session.run_sync(
                 lambda _s: res.serializer.many(

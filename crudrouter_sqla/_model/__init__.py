@@ -1,0 +1,51 @@
+"""What the router knows about a model: its columns and keys, its relationships, the schemas
+checked or derived from it, and how its rows become JSON.
+
+Entry points: `inspect_model` (a `ModelInfo`), `build_embeds` and `resolve_path`
+(relationships), `derive_create_schema` and `derive_update_schema`, `Serializer`.
+"""
+
+from ._adapters import adapter_for
+from ._inspect import ModelInfo, column_bounds, inspect_model, python_type
+from ._parent import Parent, build_parent
+from ._relations import (
+    Embed,
+    Joins,
+    Path,
+    build_embeds,
+    exists_clause,
+    is_to_many,
+    resolve_path,
+)
+from ._schemas import (
+    check_read_schema,
+    check_write_schema,
+    derive_create_schema,
+    derive_update_schema,
+)
+from ._writes import ChildList, KeyList, WritePlan, build_write_plan
+
+__all__ = [
+    "ChildList",
+    "Embed",
+    "Joins",
+    "KeyList",
+    "ModelInfo",
+    "Parent",
+    "Path",
+    "WritePlan",
+    "adapter_for",
+    "build_embeds",
+    "build_parent",
+    "build_write_plan",
+    "check_read_schema",
+    "check_write_schema",
+    "column_bounds",
+    "derive_create_schema",
+    "derive_update_schema",
+    "exists_clause",
+    "inspect_model",
+    "is_to_many",
+    "python_type",
+    "resolve_path",
+]

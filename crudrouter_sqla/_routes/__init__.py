@@ -1,0 +1,30 @@
+"""The generated routes and the request plumbing they share.
+
+Entry points: `Resource` (the parts a router assembles), the endpoint factories `make_list`,
+`make_get`, `make_create`, `make_replace`, `make_update` and `make_delete`, `RouteList` (routes
+declared by hand replace generated ones) and `limited_route_class` (body size limits).
+"""
+
+from ._items import make_create, make_delete, make_get, make_replace, make_update
+from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
+from ._list import make_list
+from ._params import RESERVED
+from ._resource import Endpoint, Resource
+from ._route_list import RouteList
+from ._serialize import Serializer
+
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "RESERVED",
+    "Endpoint",
+    "Resource",
+    "RouteList",
+    "Serializer",
+    "limited_route_class",
+    "make_create",
+    "make_delete",
+    "make_get",
+    "make_list",
+    "make_replace",
+    "make_update",
+]

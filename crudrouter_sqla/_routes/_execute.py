@@ -1,0 +1,107 @@
+"""Running a route's statements: database errors become HTTP errors in one place, and rows
+become responses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from fastapi import HTTPException, Response
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .._query import KEY_LABEL, VERSION_LABEL, Clause
+from ..core import ConstraintViolation, to_http_exception, translate_error
+from ..core._errors import Operation
+from ._resource import JSON, Resource
+from ._versions import etag
+
+
+def raise_db_error(
+    exc: BaseException,
+    operation: Operation = "write",
+    res: Resource | None = None,
+    values: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> NoReturn:
+    """Raise the HTTP error for a database failure (409, 422, 503), or ``exc`` itself when it is
+    not one the database reported. ``prefix`` says which part of the body failed."""
+    error = translate_error(exc, operation)
+    if error is None:
+        raise exc
+    if (
+        isinstance(error, ConstraintViolation)
+        and error.kind == "foreign_key"
+        and operation == "write"
+        and not error.columns
+        and res is not None
+        and values
+    ):
+        # SQLite does not say which reference failed: it is one of the references written.
+        fks = res.info.foreign_keys
+        error.columns = tuple(k for k, v in values.items() if k in fks and v is not None)
+    http = to_http_exception(error)
+    if prefix and isinstance(http, HTTPException):
+        http.detail = f"{prefix}: {http.detail}"
+    elif prefix and isinstance(http, RequestValidationError):
+        errors = [{**e, "msg": f"{prefix}: {e['msg']}"} for e in http.errors()]
+        http = RequestValidationError(errors)
+    raise http from exc
+
+
+async def execute(
+    session: AsyncSession,
+    statement: Any,
+    operation: Operation = "write",
+    res: Resource | None = None,
+    values: dict[str, Any] | None = None,
+    params: Any = None,
+    prefix: str = "",
+) -> Any:
+    """Execute a statement on the request's transaction: ORM statements through the session,
+    Core statements on its connection."""
+    try:
+        if getattr(statement, "_propagate_attrs", {}).get("compile_state_plugin") == "orm":
+            return await session.execute(statement, params)
+        connection = await session.connection()
+        return await connection.execute(statement, params)
+    except (SQLAlchemyError, OverflowError) as exc:
+        raise_db_error(exc, operation, res, values, prefix)
+
+
+async def load(
+    res: Resource, session: AsyncSession, item_id: Any, where: Sequence[Clause], fresh: bool = False
+) -> Any:
+    """One row (or ORM object row) by key within the scope, or None. ``fresh`` reloads objects
+    the session already holds (after their relationships were written)."""
+    statement, params = res.queries.one(item_id, where)
+    if fresh:
+        statement = statement.execution_options(populate_existing=True)
+    return (await execute(session, statement, params=params)).first()
+
+
+async def render(res: Resource, session: AsyncSession, row: Any, status: int = 200) -> Response:
+    """The response for one row: JSON bytes, and the ETag where the model is versioned."""
+    if res.queries.uses_orm:
+        obj = row[0]
+        # Properties and relationships may load lazily; run them where SQLAlchemy can await.
+        body = await session.run_sync(lambda _s: res.serializer.one(obj))
+    else:
+        body = res.serializer.one(row)
+    response = Response(body, status_code=status, media_type=JSON)
+    if res.queries.version is not None:
+        response.headers["ETag"] = etag(row._mapping[VERSION_LABEL])
+    return response
+
+
+async def render_written(
+    res: Resource, session: AsyncSession, row: Any, status: int = 200, related: bool = False
+) -> Response:
+    """The response for a row just written: read back when the schema needs ORM objects or
+    relationships were written with it."""
+    if res.queries.uses_orm or related:
+        loaded = await load(res, session, row._mapping[KEY_LABEL], [], fresh=related)
+        assert loaded is not None
+        return await render(res, session, loaded, status)
+    return await render(res, session, row, status)

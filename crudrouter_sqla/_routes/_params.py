@@ -1,0 +1,67 @@
+"""The parameters of generated endpoints: their signatures are assembled once, so FastAPI sees
+typed path, query, body and dependency parameters."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .._query import Clause
+from ._resource import Endpoint, Resource
+
+RESERVED = frozenset(
+    {"session", "scope", "stamp", "body", "item_id", "query", "request", "if_match"}
+)
+"""Parameter names the endpoints use themselves; a parent key may not take one."""
+
+
+def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+def with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) -> Endpoint:
+    func.__signature__ = inspect.Signature(params, return_annotation=Response)  # type: ignore[attr-defined]
+    func.__name__ = name
+    func.__qualname__ = name
+    return func
+
+
+def context_params(res: Resource, *, stamp: bool = False) -> list[inspect.Parameter]:
+    """The parent key, the session, and the scope and stamp dependencies where the router has
+    them."""
+    params = []
+    parent = res.parent
+    if parent is not None:
+        path = Path(
+            description=f"The {parent.target.key} of the {parent.info.resource}.", **parent.bounds()
+        )
+        params.append(param(parent.key, Annotated[parent.value_type, path]))
+    params.append(param("session", Annotated[AsyncSession, Depends(res.session)]))
+    if res.scope is not None:
+        params.append(param("scope", Annotated[Any, Depends(res.scope)]))
+    if stamp and res.stamp is not None:
+        params.append(param("stamp", Annotated[Any, Depends(res.stamp)]))
+    return params
+
+
+def scope_of(res: Resource, kwargs: dict[str, Any]) -> list[Clause]:
+    """The conditions every statement of a request carries: the scope, and the parent row of a
+    nested resource."""
+    where: list[Clause] = []
+    clause = kwargs.get("scope")
+    if clause is not None:
+        where.append(clause)
+    if res.parent is not None:
+        where.append(res.parent.column == kwargs[res.parent.key])
+    return where
+
+
+def id_param(res: Resource) -> inspect.Parameter:
+    info = res.info
+    path = Path(description=f"The {info.pk_key} of the {info.resource}.", **info.pk_bounds())
+    return param("item_id", Annotated[info.pk_type, path])

@@ -1,0 +1,110 @@
+"""Writing relationships with their row, in the request's transaction: a to-many collection
+set from a list of keys, and one-to-many children created from a list of bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .._model import ChildList, KeyList, WritePlan
+from ._execute import execute
+
+
+def check_relation_values(plan: WritePlan, relations: dict[str, Any]) -> None:
+    """Refuse (422) a list of keys that names a row twice, before anything is written."""
+    for spec in plan.keys:
+        ids = relations.get(spec.key)
+        if not ids:
+            continue
+        seen: set[Any] = set()
+        twice = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+        if twice:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("body", spec.key),
+                        "msg": f"{spec.key} names {twice[0]!r} more than once",
+                        "input": None,
+                    }
+                ]
+            )
+
+
+async def write_relations(
+    session: AsyncSession,
+    plan: WritePlan,
+    owner: Any,
+    relations: dict[str, Any],
+    created: bool = False,
+) -> bool:
+    """Write the relationship values a body holds for the row whose key is ``owner``;
+    ``created`` says the row is new (nothing to replace). Returns whether anything was
+    written."""
+    written = False
+    for spec in plan.keys:
+        ids = relations.get(spec.key)
+        if ids is not None:
+            await _set_keys(session, spec, owner, list(ids), created)
+            written = True
+    for child in plan.children:
+        bodies = relations.get(child.key)
+        if bodies is not None:
+            await _replace_children(session, child, owner, bodies, created)
+            written = True
+    return written
+
+
+async def _set_keys(
+    session: AsyncSession, spec: KeyList, owner: Any, ids: list[Any], created: bool
+) -> None:
+    related = spec.related
+    if ids:
+        found = await execute(session, select(related.pk_column).where(related.pk_column.in_(ids)))
+        known = set(found.scalars().all())
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise HTTPException(
+                status_code=409,
+                detail=f"{spec.key}: no {related.resource} has the {related.pk_key} "
+                f"{', '.join(str(i) for i in unknown)}",
+            )
+    if spec.secondary is not None:
+        assert spec.related_column is not None
+        if not created:
+            await execute(session, delete(spec.secondary).where(spec.parent_column == owner))
+        if ids:
+            rows = [{spec.parent_column.name: owner, spec.related_column.name: i} for i in ids]
+            await execute(session, insert(spec.secondary), params=rows, prefix=spec.key)
+        return
+    table = spec.parent_column.table
+    pk = related.pk_column
+    if not created:
+        detach = [spec.parent_column == owner]
+        if ids:
+            detach.append(pk.not_in(ids))
+        clear = update(table).where(and_(*detach)).values({spec.parent_column: None})
+        await execute(session, clear, prefix=spec.key)
+    if ids:
+        attach = update(table).where(pk.in_(ids)).values({spec.parent_column: owner})
+        await execute(session, attach, prefix=spec.key)
+
+
+async def _replace_children(
+    session: AsyncSession,
+    child: ChildList,
+    owner: Any,
+    bodies: list[dict[str, Any]],
+    created: bool,
+) -> None:
+    table = child.foreign_key.table
+    if not created:
+        await execute(session, delete(table).where(child.foreign_key == owner), "delete")
+    for index, body in enumerate(bodies):
+        values = {child.columns[k]: v for k, v in body.items() if k in child.columns}
+        values[child.foreign_key] = owner
+        await execute(session, insert(table).values(values), prefix=f"{child.key}[{index}]")

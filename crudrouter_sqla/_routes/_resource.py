@@ -1,0 +1,41 @@
+"""`Resource`: everything the routes of one router share, fixed when the router is built."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Response
+from pydantic import BaseModel
+
+from .._model import ModelInfo, Parent, WritePlan
+from .._query import DEFAULT_MAX_OFFSET, ListSpec, Queries
+from ._serialize import Serializer
+
+Endpoint = Callable[..., Awaitable[Response]]
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The parts a router assembles and its routes read: the model, its statements, the
+    list language, the serializer, the write plans and the request dependencies."""
+
+    info: ModelInfo
+    queries: Queries
+    serializer: Serializer
+    create_schema: type[BaseModel]
+    update_schema: type[BaseModel]
+    session: Callable[..., Any]
+    filters: Sequence[Callable[..., Any]]
+    default_limit: int
+    max_limit: int
+    listing: ListSpec
+    create_plan: WritePlan
+    update_plan: WritePlan
+    parent: Parent | None = None
+    scope: Callable[..., Any] | None = None
+    stamp: Callable[..., Any] | None = None
+    require_if_match: bool = False
+    max_offset: int = DEFAULT_MAX_OFFSET
