@@ -6,6 +6,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ._connections import (
     SQLiteTimeout,
@@ -240,10 +242,15 @@ class Database:
                 await session.commit()
             except BaseException as exc:
                 await _rollback(session)
-                error = translate_error(exc)
+                # An HTTP error the endpoint raised is already translated (maybe from a database
+                # error in its chain, with more detail); pass it on as it is.
+                error = None if isinstance(exc, _HTTP_ERRORS) else translate_error(exc)
                 if error is not None:
                     raise to_http_exception(error) from exc
                 raise
+
+
+_HTTP_ERRORS = (StarletteHTTPException, RequestValidationError)
 
 
 async def _rollback(session: AsyncSession) -> None:
