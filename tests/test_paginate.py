@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from crudrouter_sqla import (
-    CRUDRouter,
     ConfigurationError,
+    CRUDRouter,
     Page,
     Paginate,
     Paginator,
@@ -198,9 +198,9 @@ async def test_cursors_follow_the_pages(db, client_for):
         ({"cursor": "not a cursor"}, "cursor"),
         ({"count": "roughly"}, "count"),
     ],
-    ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, dict)
-    else str(value),
+    ids=lambda value: (
+        "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+    ),
 )
 async def test_bad_values_are_422_naming_the_parameter(db, client_for, params, name):
     async with client_for(paginate_app(db, min_page_size=3, max_page_size=50)) as client:
