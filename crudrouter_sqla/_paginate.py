@@ -313,7 +313,7 @@ Paginate = Annotated[Paginator, Depends(new_pagination())]
 Example:
     ```python
     from fastapi import FastAPI
-    from pydantic import BaseModel, ConfigDict
+    from pydantic import BaseModel
     from sqlalchemy import ForeignKey, String, func, select
     from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
