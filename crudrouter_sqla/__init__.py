@@ -1,5 +1,6 @@
 """crudrouter_sqla: a generic CRUD router factory for FastAPI over async SQLAlchemy 2.x."""
 
+from ._paginate import Paginate, Paginator, new_pagination
 from ._query import Page
 from ._router import CRUDRouter, RouteSwitch
 from .core import (
@@ -22,6 +23,12 @@ __all__ = [
     "ErrorResponse",
     "InvalidValue",
     "Page",
+    "Paginate",
+    "Paginator",
     "RouteSwitch",
     "Session",
+    "new_pagination",
 ]
+
+__version__ = "0.1.0"
+"""The version of this package; the build reads it from here."""

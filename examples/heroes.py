@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -106,7 +108,13 @@ def create_app(db: Database) -> FastAPI:
             await seed(db)
             yield
 
-    app = FastAPI(title="Heroes", lifespan=lifespan)
+    # Swagger UI and ReDoc from files fastapi-offline ships: /docs works without internet.
+    app = FastAPIOffline(title="Heroes", lifespan=lifespan)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
     app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
     # PATCH takes the update schema the router derives from HeroCreate: every field optional,
     # and null refused where HeroCreate refuses it.

@@ -17,6 +17,9 @@ from crudrouter_sqla.core import Database
 from tests.models import Base
 from tests.support.pg import PostgresServer, find_pg_bindir
 
+pytest_plugins = ["crudrouter_sqla.testing"]
+"""The fixtures users get (``database``, ``client``); the example tests use them too."""
+
 _pg_status: list[str] = []
 _counter = itertools.count()
 
@@ -56,6 +59,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def server_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The URL the testing plugin's ``database`` fixture makes databases at: None (in-memory
+    SQLite) or the throwaway PostgreSQL server."""
+    if backend == "sqlite":
+        return None
+    server: PostgresServer | None = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip("PostgreSQL is not available")
+    return server.url("postgres")
 
 
 @pytest.fixture

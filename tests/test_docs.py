@@ -112,7 +112,16 @@ def test_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_blocks_are_found() -> None:
     """Guards the collection itself: a broken pattern would make every page pass silently."""
     sources = {block.path for block in BLOCKS}
-    for page in ("README.md", "docs/index.md", "docs/core.md", "docs/router.md"):
+    for page in (
+        "README.md",
+        "docs/index.md",
+        "docs/core.md",
+        "docs/router.md",
+        "docs/pagination.md",
+        "docs/migrations.md",
+        "docs/testing.md",
+        "docs/sqlmodel.md",
+    ):
         assert page in sources, f"no ```python block found in {page}"
     assert any(source.startswith("crudrouter_sqla/") for source in sources), sources
     sample = "Text.\n\n    ```python\n    x = 1\n\n    y = 2\n    ```\n"

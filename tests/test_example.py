@@ -12,6 +12,17 @@ from examples import heroes
 SEEDED = [name for name, _identity, _age, _team in heroes.HEROES]
 
 
+# The fixtures of crudrouter_sqla.testing, as a user would set them up for this example.
+@pytest.fixture
+def database_url(server_url):
+    return server_url
+
+
+@pytest.fixture
+def app(database):
+    return heroes.create_app(database)
+
+
 async def hero_ids(client) -> dict[str, int]:
     r = await client.get("/heroes", params={"limit": 100})
     assert r.status_code == 200, r.text
@@ -164,3 +175,19 @@ async def test_module_app_reads_the_url_from_the_environment(
         assert r.status_code == 200, r.text
         assert r.json()["info"]["title"] == "Heroes"
         assert list(await hero_ids(client)) == SEEDED
+
+
+async def test_with_the_testing_plugin(client, database):
+    r = await client.get("/heroes", params={"offset": 5, "limit": 5})
+    assert r.status_code == 200, r.text
+    r = await client.post("/heroes", json={"name": "Raven", "secret_identity": "Rachel Roth"})
+    assert r.status_code == 201, r.text
+    async with database.open_session() as session:
+        assert await session.get(heroes.Hero, r.json()["id"]) is not None
+    r = await client.get("/heroes", params={"limit": 100})
+    assert r.json()["total"] == 13, r.text
+
+
+async def test_each_test_gets_a_fresh_database(client):
+    r = await client.get("/heroes", params={"limit": 100})
+    assert r.json()["total"] == 12, r.text

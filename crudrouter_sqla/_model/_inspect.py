@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, inspect
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
+from sqlalchemy.types import TypeDecorator
 
 from ..errors import ConfigurationError
 
@@ -85,6 +86,10 @@ def python_type(column: Column[Any]) -> type[Any] | None:
     """The Python type of a column's values, or None when SQLAlchemy does not say."""
     try:
         result: type[Any] = column.type.python_type
+        if result is object and isinstance(column.type, TypeDecorator):
+            # A decorator that does not say (SQLModel's AutoString, most custom types) holds
+            # the values of the type beneath it.
+            result = column.type.impl_instance.python_type
     except NotImplementedError:
         return None
     return result

@@ -29,7 +29,8 @@ class Page(BaseModel, Generic[T]):
 
         page = Page[Item](items=[Item(id=1)], total=1, limit=20, offset=0)
         assert page.model_dump() == {
-            "items": [{"id": 1}], "total": 1, "limit": 20, "offset": 0, "next_cursor": None
+            "items": [{"id": 1}], "total": 1, "limit": 20, "offset": 0, "next_cursor": None,
+            "page": None, "pages": None,
         }
         ```
     """
@@ -43,6 +44,14 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         default=None,
         description="Pass as `cursor` to get the next page; null on the last page.",
+    )
+    page: int | None = Field(
+        default=None, description="The page number asked for with `page`; null otherwise."
+    )
+    pages: int | None = Field(
+        default=None,
+        description="How many pages of `limit` items there are, with `page` and a count; "
+        "null otherwise.",
     )
 
 

@@ -22,7 +22,7 @@ from ._sort import Sort, SortKey
 
 CountMode = Literal["exact", "none", "estimated"]
 COUNT_MODES: tuple[CountMode, ...] = ("exact", "none", "estimated")
-LIST_PARAMS = ("offset", "limit", "sort", "fields", "count", "cursor", "q")
+LIST_PARAMS = ("offset", "page", "limit", "sort", "fields", "count", "cursor", "q")
 """The list route's own query parameters; no filter may take their names."""
 NUL_MESSAGE = "text may not contain NUL characters"
 

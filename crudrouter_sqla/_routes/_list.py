@@ -24,6 +24,7 @@ from .._query import (
     Sort,
     query_error,
 )
+from .._query._page_numbers import PAGE_DESCRIPTION, PagingError, page_count, resolve_window
 from ..errors import not_found
 from ._execute import execute
 from ._params import context_params, param, scope_of, with_signature
@@ -89,6 +90,10 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
         "offset": (
             int | None,
             Field(None, ge=0, description=f"Rows to skip (default 0, at most {res.max_offset})."),
+        ),
+        "page": (
+            int | None,
+            Field(None, ge=1, description=PAGE_DESCRIPTION),
         ),
         "limit": (
             int,
@@ -184,16 +189,16 @@ def make_list(res: Resource, name: str) -> Endpoint:
         query = kw["query"].__dict__
         limit: int = query["limit"]
         cursor: str | None = query["cursor"]
-        offset: int | None = query["offset"]
-        if cursor is not None and offset is not None:
-            raise query_error("offset", "use either offset or cursor, not both", offset)
-        if offset is not None and offset > res.max_offset:
-            raise query_error(
-                "offset",
-                f"offset may be at most {res.max_offset}; to go deeper, follow next_cursor "
-                "(cursor paging)",
-                offset,
+        try:
+            window = resolve_window(
+                limit=limit,
+                offset=query["offset"],
+                page=query["page"],
+                cursor=cursor,
+                max_offset=res.max_offset,
             )
+        except PagingError as exc:
+            raise exc.to_validation_error() from None
         sort: Sort = spec.parse_sort(query["sort"])
         fields = spec.parse_fields(query["fields"])
         mode: CountMode = query["count"] or spec.count
@@ -216,7 +221,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
             page_where.append(spec.decode_cursor(cursor, sort))
         total = await _count(session, res, mode, where, joins)
         rows: Sequence[Any] = []
-        start = offset or 0
+        start = window.offset or 0
         if total is None or cursor is not None or start < total:
             statement, params = queries.page_select(fields, sort, page_where, start, limit, joins)
             rows = (await execute(session, statement, params=params)).all()
@@ -230,15 +235,18 @@ def make_list(res: Resource, name: str) -> Endpoint:
             last = rows[-1]._mapping
             next_cursor = spec.encode_cursor(sort, [last[f"_k{i}"] for i in range(len(sort.keys))])
         page_offset = None if cursor is not None else start
+        numbers = None if window.page is None else (window.page, page_count(total, limit))
         if queries.page_is_orm(fields):
             objects = [row[0] for row in rows]
             body = await session.run_sync(
                 lambda _s: res.serializer.many(
-                    objects, total, limit, page_offset, next_cursor, fields
+                    objects, total, limit, page_offset, next_cursor, fields, numbers
                 )
             )
         else:
-            body = res.serializer.many(rows, total, limit, page_offset, next_cursor, fields)
+            body = res.serializer.many(
+                rows, total, limit, page_offset, next_cursor, fields, numbers
+            )
         return Response(body, media_type=JSON)
 
     params = [

@@ -37,8 +37,10 @@ class Serializer:
         offset: int | None,
         next_cursor: str | None = None,
         fields: tuple[str, ...] | None = None,
+        numbers: tuple[int, int | None] | None = None,
     ) -> bytes:
-        """The JSON of a page; with ``fields``, items hold only those fields."""
+        """The JSON of a page; with ``fields``, items hold only those fields; ``numbers`` are
+        the page number and the number of pages of page-number paging."""
         adapter = self.page if fields is None else self._subset_page(fields)
         page = adapter.validate_python(
             {
@@ -47,6 +49,8 @@ class Serializer:
                 "limit": limit,
                 "offset": offset,
                 "next_cursor": next_cursor,
+                "page": None if numbers is None else numbers[0],
+                "pages": None if numbers is None else numbers[1],
             },
             from_attributes=True,
         )

@@ -108,7 +108,10 @@ class Database:
         self.statement_timeout = statement_timeout
         backend = self.url.get_backend_name()
         timeout_ms = None if statement_timeout is None else timeout_milliseconds(statement_timeout)
-        if backend == "sqlite" and self.url.database in (None, "", ":memory:"):
+        in_memory = self.url.database in (None, "", ":memory:") or (
+            self.url.query.get("mode") == "memory"
+        )
+        if backend == "sqlite" and in_memory:
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})

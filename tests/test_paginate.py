@@ -1,0 +1,309 @@
+"""`new_pagination` and `Paginate`: pages of any select in hand-written routes, and the pure
+page-number arithmetic the list route shares."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from crudrouter_sqla import (
+    ConfigurationError,
+    CRUDRouter,
+    Page,
+    Paginate,
+    Paginator,
+    new_pagination,
+)
+from crudrouter_sqla._query._page_numbers import (
+    PageWindow,
+    PagingError,
+    page_count,
+    page_offset,
+    resolve_window,
+)
+from tests.models import Hero, HeroRead, Team, TeamRead
+
+
+class TeamSize(BaseModel):
+    name: str
+    heroes: int
+
+
+def paginate_app(db, **options) -> FastAPI:
+    paginate_dep = new_pagination(session=db.session, **options)
+    app = FastAPI(lifespan=db.lifespan)
+
+    @app.get("/heroes")
+    async def list_heroes(
+        paginate: Paginator = Depends(paginate_dep), min_age: int | None = None
+    ) -> Page[HeroRead]:
+        statement = select(Hero).order_by(Hero.name, Hero.id)
+        if min_age is not None:
+            statement = statement.where(Hero.age >= min_age)
+        return await paginate(statement, HeroRead)
+
+    @app.get("/team-sizes")
+    async def team_sizes(paginate: Paginator = Depends(paginate_dep)) -> Page[TeamSize]:
+        statement = (
+            select(Team.name, func.count(Hero.id).label("heroes"))
+            .join(Hero, Hero.team_id == Team.id)
+            .group_by(Team.id, Team.name)
+            .order_by(func.count(Hero.id).desc(), Team.name)
+        )
+        return await paginate(statement, TeamSize)
+
+    @app.get("/names")
+    async def names(paginate: Paginator = Depends(paginate_dep)) -> Page[dict[str, str]]:
+        return await paginate(select(Hero.name).order_by(Hero.name))
+
+    app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
+    return app
+
+
+async def seed(db, teams=2, heroes=12) -> None:
+    async with db.open_session() as session:
+        team_rows = [Team(name=f"Team {t}", headquarters="HQ") for t in range(teams)]
+        session.add_all(team_rows)
+        await session.flush()
+        session.add_all(
+            Hero(
+                name=f"Hero {i:02d}",
+                secret_name=f"Secret {i:02d}",
+                age=20 + i,
+                team_id=team_rows[0 if i < 8 else 1].id,
+            )
+            for i in range(heroes)
+        )
+
+
+async def test_a_page_of_a_select_has_the_list_route_shape(db, client_for):
+    await seed(db)
+    async with client_for(paginate_app(db)) as client:
+        r = await client.get("/heroes", params={"limit": 5, "offset": 10})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert set(page) == {
+            "items",
+            "total",
+            "limit",
+            "offset",
+            "next_cursor",
+            "page",
+            "pages",
+        }
+        assert [h["name"] for h in page["items"]] == ["Hero 10", "Hero 11"]
+        assert (page["total"], page["limit"], page["offset"]) == (12, 5, 10)
+        assert (page["next_cursor"], page["page"], page["pages"]) == (None, None, None)
+        assert page["items"][0] == {
+            "id": page["items"][0]["id"],
+            "name": "Hero 10",
+            "secret_name": "Secret 10",
+            "age": 30,
+            "team_id": page["items"][0]["team_id"],
+        }
+        # The generated list route answers the same keys.
+        r = await client.get("/teams")
+        assert set(r.json()) == set(page), r.text
+
+
+async def test_defaults_where_and_count_none(db, client_for):
+    await seed(db, heroes=25)
+    async with client_for(paginate_app(db)) as client:
+        r = await client.get("/heroes")
+        page = r.json()
+        assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (25, 20, 0, 20)
+        assert page["next_cursor"] is not None
+        r = await client.get("/heroes", params={"min_age": 40, "count": "none"})
+        page = r.json()
+        assert page["total"] is None
+        assert [h["age"] for h in page["items"]] == [40, 41, 42, 43, 44]
+        r = await client.get("/heroes", params={"count": "estimated", "limit": 1})
+        assert r.json()["total"] == 25, r.text
+
+
+async def test_joins_and_aggregates(db, client_for):
+    await seed(db)
+    async with client_for(paginate_app(db)) as client:
+        r = await client.get("/team-sizes")
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert page["items"] == [{"name": "Team 0", "heroes": 8}, {"name": "Team 1", "heroes": 4}]
+        assert page["total"] == 2
+        r = await client.get("/team-sizes", params={"limit": 1, "page": 2})
+        assert r.json()["items"] == [{"name": "Team 1", "heroes": 4}], r.text
+        r = await client.get("/names", params={"limit": 3})
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == [{"name": "Hero 00"}, {"name": "Hero 01"}, {"name": "Hero 02"}]
+
+
+async def test_page_numbers(db, client_for):
+    await seed(db)
+    async with client_for(paginate_app(db)) as client:
+        r = await client.get("/heroes", params={"page": 2, "limit": 5})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert [h["name"] for h in page["items"]] == [f"Hero {i:02d}" for i in range(5, 10)]
+        assert (page["page"], page["pages"], page["offset"], page["total"]) == (2, 3, 5, 12)
+        r = await client.get("/heroes", params={"page": 3, "limit": 5})
+        assert [h["name"] for h in r.json()["items"]] == ["Hero 10", "Hero 11"]
+        r = await client.get("/heroes", params={"page": 4, "limit": 5})
+        assert (r.json()["items"], r.json()["page"], r.json()["pages"]) == ([], 4, 3)
+        r = await client.get("/heroes", params={"page": 1, "limit": 5, "count": "none"})
+        assert (r.json()["page"], r.json()["pages"], r.json()["total"]) == (1, None, None)
+
+
+async def test_cursors_follow_the_pages(db, client_for):
+    await seed(db)
+    async with client_for(paginate_app(db)) as client:
+        seen: list[str] = []
+        params: dict[str, object] = {"limit": 5}
+        while True:
+            r = await client.get("/heroes", params=params)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            seen += [h["name"] for h in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            assert page["offset"] is None or page["offset"] == 0
+            params = {"limit": 5, "cursor": page["next_cursor"]}
+        assert seen == [f"Hero {i:02d}" for i in range(12)]
+        r = await client.get("/heroes", params={"limit": 5})
+        cursor = r.json()["next_cursor"]
+        r = await client.get("/team-sizes", params={"cursor": cursor})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["query", "cursor"]
+        assert "another list" in r.json()["detail"][0]["msg"]
+        r = await client.get("/heroes", params={"cursor": cursor[:-2] + "AA"})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"limit": 2}, "limit"),
+        ({"limit": 51}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": 100_001}, "offset"),
+        ({"offset": 2**80}, "offset"),
+        ({"page": 0}, "page"),
+        ({"page": "two"}, "page"),
+        ({"page": 2**80}, "page"),
+        ({"page": 2, "offset": 5}, "page"),
+        ({"page": 2, "cursor": "abc"}, "page"),
+        ({"offset": 5, "cursor": "abc"}, "offset"),
+        ({"cursor": "not a cursor"}, "cursor"),
+        ({"count": "roughly"}, "count"),
+    ],
+    ids=lambda value: (
+        "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+    ),
+)
+async def test_bad_values_are_422_naming_the_parameter(db, client_for, params, name):
+    async with client_for(paginate_app(db, min_page_size=3, max_page_size=50)) as client:
+        r = await client.get("/heroes", params=params)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["query", name], r.text
+
+
+async def test_page_sizes_bound_limit(db, client_for):
+    await seed(db)
+    async with client_for(paginate_app(db, min_page_size=3, max_page_size=4)) as client:
+        r = await client.get("/heroes")
+        assert r.json()["limit"] == 4, r.text  # the default, kept within the bounds
+        r = await client.get("/heroes", params={"limit": 3})
+        assert len(r.json()["items"]) == 3, r.text
+    async with client_for(paginate_app(db, default_page_size=7)) as client:
+        r = await client.get("/heroes")
+        assert r.json()["limit"] == 7, r.text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"min_page_size": 0}, "min_page_size must be an integer of at least 1, got 0"),
+        ({"max_page_size": 0}, "max_page_size must be an integer of at least 1, got 0"),
+        (
+            {"min_page_size": 10, "max_page_size": 5},
+            "min_page_size must be between 1 and max_page_size (5), got 10",
+        ),
+        (
+            {"min_page_size": 2, "max_page_size": 5, "default_page_size": 6},
+            "default_page_size must be between min_page_size (2) and max_page_size (5), got 6",
+        ),
+        ({"count": "roughly"}, "count must be one of exact, none, estimated; got 'roughly'"),
+        ({"max_offset": -1}, "max_offset must be an integer of at least 0, got -1"),
+    ],
+    ids=["min-zero", "max-zero", "min-over-max", "default-out-of-range", "count", "max-offset"],
+)
+def test_configuration_mistakes_raise_at_once(options, message):
+    with pytest.raises(ConfigurationError) as info:
+        new_pagination(**options)
+    assert str(info.value) == message
+
+
+async def test_openapi_documents_the_parameters_and_page(db, client_for):
+    async with client_for(paginate_app(db, min_page_size=3, max_page_size=50)) as client:
+        r = await client.get("/openapi.json")
+        operation = r.json()["paths"]["/heroes"]["get"]
+        params = {p["name"]: p for p in operation["parameters"]}
+        assert {"limit", "offset", "page", "cursor", "count", "min_age"} <= params.keys()
+        assert params["limit"]["schema"]["minimum"] == 3
+        assert params["limit"]["schema"]["maximum"] == 50
+        assert params["page"]["schema"]["anyOf"][0]["minimum"] == 1
+        assert "page" in params["page"]["description"].lower()
+        schema = r.json()["components"]["schemas"]["Page_HeroRead_"]
+        assert {"page", "pages", "next_cursor"} <= schema["properties"].keys()
+
+
+async def test_paginate_default_uses_the_core_session(tmp_path, monkeypatch, client_for):
+    from crudrouter_sqla.core import lifespan
+
+    monkeypatch.setenv("SQLALCHEMY_URL", f"sqlite+aiosqlite:///{tmp_path / 'default.db'}")
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/numbers")
+    async def numbers(paginate: Paginate) -> Page[int]:
+        values = select(func.abs(-7).label("n")).union_all(select(func.abs(-8).label("n")))
+        statement = select(values.subquery().c.n).order_by("n")
+        page = await paginate(statement)
+        return Page[int](**{**page.model_dump(), "items": [row["n"] for row in page.items]})
+
+    async with client_for(app) as client:
+        r = await client.get("/numbers", params={"limit": 1, "page": 2})
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "items": [8],
+            "total": 2,
+            "limit": 1,
+            "offset": 1,
+            "next_cursor": None,
+            "page": 2,
+            "pages": 2,
+        }
+
+
+def test_page_arithmetic():
+    assert page_offset(1, 20) == 0
+    assert page_offset(3, 20) == 40
+    assert page_count(None, 20) is None
+    assert page_count(0, 20) == 0
+    assert page_count(20, 20) == 1
+    assert page_count(21, 20) == 2
+    window = resolve_window(limit=10, offset=None, page=3, cursor=None, max_offset=1000)
+    assert window == PageWindow(20, 3)
+    assert resolve_window(limit=10, offset=None, page=None, cursor="c", max_offset=10) == (
+        PageWindow(None)
+    )
+    assert resolve_window(limit=10, offset=None, page=None, cursor=None, max_offset=10) == (
+        PageWindow(0)
+    )
+    with pytest.raises(PagingError) as info:
+        resolve_window(limit=10, offset=None, page=102, cursor=None, max_offset=1000)
+    assert info.value.param == "page"
+    assert "page may be at most 101 with limit=10" in info.value.message
+    error = info.value.to_validation_error()
+    assert error.errors()[0]["loc"] == ("query", "page")
