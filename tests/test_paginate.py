@@ -307,3 +307,28 @@ def test_page_arithmetic():
     assert "page may be at most 101 with limit=10" in info.value.message
     error = info.value.to_validation_error()
     assert error.errors()[0]["loc"] == ("query", "page")
+
+
+async def test_page_numbers_in_the_generated_list_route(db, client_for):
+    app = paginate_app(db)
+    app.include_router(CRUDRouter(Hero, HeroRead, prefix="/all-heroes", session=db.session))
+    await seed(db, heroes=12)
+    async with client_for(app) as client:
+        r = await client.get("/all-heroes", params={"page": 3, "limit": 5})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert (page["page"], page["pages"], page["offset"], page["total"]) == (3, 3, 10, 12)
+        assert len(page["items"]) == 2
+        r = await client.get("/all-heroes", params={"page": 2, "limit": 5, "count": "none"})
+        assert (r.json()["page"], r.json()["pages"], r.json()["offset"]) == (2, None, 5)
+        r = await client.get("/all-heroes", params={"limit": 5})
+        assert (r.json()["page"], r.json()["pages"]) == (None, None)
+        for params in ({"page": 0}, {"page": 2, "offset": 5}, {"page": "x"}):
+            r = await client.get("/all-heroes", params=params)
+            assert r.status_code == 422, r.text
+            assert r.json()["detail"][0]["loc"] == ["query", "page"], r.text
+        cursor = (await client.get("/all-heroes", params={"limit": 5})).json()["next_cursor"]
+        r = await client.get("/all-heroes", params={"page": 2, "cursor": cursor})
+        assert r.status_code == 422, r.text
+        doc = app.openapi()["paths"]["/all-heroes"]["get"]["parameters"]
+        assert "page" in {p["name"] for p in doc}
