@@ -1,11 +1,15 @@
-"""Teams and heroes: two CRUDRouters over one database, seeded with twelve heroes on first start.
+"""Teams, heroes and tags: CRUDRouters over one database, seeded with twelve heroes on first start.
+
+A hero belongs to a team (many-to-one, embedded in every hero) and carries tags (many-to-many,
+written as a list of slugs); the team's heroes are also served under ``/teams/{team_id}/heroes``.
 
 Run it with ``./scripts/demo``, or from the repository root::
 
     SQLALCHEMY_URL=sqlite+aiosqlite:///./heroes.db uvicorn examples.heroes:app
 
-and open http://127.0.0.1:8000/docs, or try http://127.0.0.1:8000/heroes?age__gte=40&sort=-age
-and /heroes?q=queen. The URL comes from ``SQLALCHEMY_URL`` or ``DATABASE_URL``.
+and open http://127.0.0.1:8000/docs, or try http://127.0.0.1:8000/heroes?age__gte=40&sort=-age,
+/heroes?q=queen, /heroes?team.name__ilike=titans, /heroes?tags.slug__in=rich,flying and
+/teams/1/heroes. The URL comes from ``SQLALCHEMY_URL`` or ``DATABASE_URL``.
 """
 
 from collections.abc import AsyncIterator
@@ -15,8 +19,8 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ForeignKey, String, func, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Column, ForeignKey, String, Table, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from crudrouter_sqla import CRUDRouter
 from crudrouter_sqla.core import Database
@@ -33,6 +37,20 @@ class Team(Base):
     headquarters: Mapped[str] = mapped_column(String(100))
 
 
+hero_tags = Table(
+    "hero_tags",
+    Base.metadata,
+    Column("hero_id", ForeignKey("heroes.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_slug", ForeignKey("tags.slug", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    slug: Mapped[str] = mapped_column(String(30), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+
+
 class Hero(Base):
     __tablename__ = "heroes"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +58,8 @@ class Hero(Base):
     secret_identity: Mapped[str] = mapped_column(String(100))
     age: Mapped[int | None]
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    team: Mapped[Team | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(secondary=hero_tags, order_by=Tag.slug)
 
 
 class TeamRead(BaseModel):
@@ -49,6 +69,17 @@ class TeamRead(BaseModel):
     headquarters: str
 
 
+class TagRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    slug: str
+    label: str
+
+
+class TagCreate(BaseModel):
+    slug: str = Field(pattern=r"^[a-z0-9-]{1,30}$")
+    label: str = Field(min_length=1, max_length=100)
+
+
 class HeroRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -56,6 +87,8 @@ class HeroRead(BaseModel):
     secret_identity: str
     age: int | None
     team_id: int | None
+    team: TeamRead | None
+    tags: list[TagRead]
 
 
 class HeroCreate(BaseModel):
@@ -63,9 +96,29 @@ class HeroCreate(BaseModel):
     secret_identity: str = Field(min_length=1, max_length=100)
     age: int | None = Field(default=None, ge=0, le=10_000)
     team_id: int | None = None
+    tags: list[str] = Field(default=[], max_length=20, description="Slugs of the hero's tags.")
+
+
+class TeamHeroCreate(BaseModel):
+    """A hero created under ``/teams/{team_id}/heroes``: the team comes from the path."""
+
+    name: str = Field(min_length=1, max_length=100)
+    secret_identity: str = Field(min_length=1, max_length=100)
+    age: int | None = Field(default=None, ge=0, le=10_000)
 
 
 TEAMS = {"Justice League": "Watchtower", "Teen Titans": "Titans Tower"}
+TAGS = {"flying": "Flying", "rich": "Rich", "strong": "Super strength", "speed": "Speed"}
+HERO_TAGS = {
+    "Superman": ["flying", "strong"],
+    "Batman": ["rich"],
+    "Wonder Woman": ["flying", "strong"],
+    "Flash": ["speed"],
+    "Green Arrow": ["rich"],
+    "Martian Manhunter": ["flying", "strong"],
+    "Hawkgirl": ["flying"],
+    "Shazam": ["flying", "speed", "strong"],
+}
 HEROES = [
     # name, secret identity, age, team
     ("Superman", "Clark Kent", 33, "Justice League"),
@@ -92,9 +145,19 @@ async def seed(db: Database) -> None:
         for name, headquarters in TEAMS.items():
             teams.setdefault(name, Team(name=name, headquarters=headquarters))
         session.add_all(teams.values())
+        tags = {tag.slug: tag for tag in await session.scalars(select(Tag))}
+        for slug, label in TAGS.items():
+            tags.setdefault(slug, Tag(slug=slug, label=label))
+        session.add_all(tags.values())
         await session.flush()  # gives the new teams their ids
         session.add_all(
-            Hero(name=name, secret_identity=identity, age=age, team_id=teams[team].id)
+            Hero(
+                name=name,
+                secret_identity=identity,
+                age=age,
+                team_id=teams[team].id,
+                tags=[tags[slug] for slug in HERO_TAGS.get(name, [])],
+            )
             for name, identity, age, team in HEROES
         )
 
@@ -116,17 +179,29 @@ def create_app(db: Database) -> FastAPI:
         return RedirectResponse("/docs")
 
     app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
+    app.include_router(CRUDRouter(Tag, TagRead, TagCreate, session=db.session))
     # PATCH takes the update schema the router derives from HeroCreate: every field optional,
-    # and null refused where HeroCreate refuses it.
+    # and null refused where HeroCreate refuses it. The team is embedded in every hero (one
+    # join) and the tags are loaded with one more statement per page.
     heroes = CRUDRouter(
         Hero,
         HeroRead,
         HeroCreate,
         session=db.session,
-        filter_fields={"age": ["gte", "lte"], "team_id": ["eq", "isnull"]},
+        filter_fields={
+            "age": ["gte", "lte"],
+            "team_id": ["eq", "isnull"],
+            "team.name": ["eq", "ilike"],
+            "tags.slug": ["eq", "in"],
+        },
+        sort_fields=["name", "age", "team.name"],
         search_fields=["name", "secret_identity"],
     )
     app.include_router(heroes)
+    # The same heroes under their team: /teams/{team_id}/heroes.
+    app.include_router(
+        CRUDRouter(Hero, HeroRead, TeamHeroCreate, parent=Hero.team, session=db.session)
+    )
     return app
 
 

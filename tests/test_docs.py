@@ -2,7 +2,9 @@
 
 Each block runs in a fresh module, in a temporary directory, with ``SQLALCHEMY_URL`` set to an
 in-memory SQLite database. A block that leaves a FastAPI ``app`` behind is also started and asked
-for ``/openapi.json``. A block whose first line starts with ``# not run`` is skipped.
+for ``/openapi.json``. A block whose first line starts with ``# not run`` is skipped; one whose
+first line starts with ``# continued`` runs after the blocks before it on the same page, in their
+module, so a page can build one example step by step.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ FENCE = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 SKIP_MARK = "# not run"
+CONTINUE_MARK = "# continued"
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,24 @@ def test_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     name = "docs_" + re.sub(r"\W", "_", block.id)
     module = types.ModuleType(name)
     monkeypatch.setitem(sys.modules, name, module)
-    # Leading blank lines make tracebacks point at the block's real lines in its file.
-    code = compile("\n" * (block.line - 1) + block.source, str(ROOT / block.path), "exec")
-    exec(code, module.__dict__)
+    for part in _chain(block):
+        # Leading blank lines make tracebacks point at the block's real lines in its file.
+        code = compile("\n" * (part.line - 1) + part.source, str(ROOT / part.path), "exec")
+        exec(code, module.__dict__)
     app = module.__dict__.get("app")
     if isinstance(app, FastAPI):
         asyncio.run(smoke_test(app))
+
+
+def _chain(block: Block) -> list[Block]:
+    """The block, after the blocks it continues."""
+    page = [b for b in BLOCKS if b.path == block.path and b.number <= block.number]
+    chain = [block]
+    for earlier in reversed(page[:-1]):
+        if not chain[0].source.lstrip().startswith(CONTINUE_MARK):
+            break
+        chain.insert(0, earlier)
+    return chain
 
 
 def test_blocks_are_found() -> None:

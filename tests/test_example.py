@@ -95,6 +95,8 @@ async def test_get_create_patch_delete(db_url, client_for):
             "secret_identity": "Dick",
             "age": None,
             "team_id": None,
+            "team": None,
+            "tags": [],
         }
         r = await client.post("/heroes", json={"name": "Batman", "secret_identity": "Jason Todd"})
         assert r.status_code == 409, r.text
@@ -191,3 +193,33 @@ async def test_with_the_testing_plugin(client, database):
 async def test_each_test_gets_a_fresh_database(client):
     r = await client.get("/heroes", params={"limit": 100})
     assert r.json()["total"] == 12, r.text
+
+
+async def test_heroes_embed_their_team_and_tags(db_url, client_for):
+    async with client_for(heroes.create_app(Database(db_url))) as client:
+        ids = await hero_ids(client)
+        r = await client.get(f"/heroes/{ids['Superman']}")
+        body = r.json()
+        assert body["team"]["name"] == "Justice League", r.text
+        assert [t["slug"] for t in body["tags"]] == ["flying", "strong"]
+        r = await client.get("/heroes", params={"team.name__ilike": "titans"})
+        assert [h["name"] for h in r.json()["items"]] == ["Cyborg"], r.text
+        r = await client.get("/heroes", params={"tags.slug__in": "rich,speed", "sort": "name"})
+        names = [h["name"] for h in r.json()["items"]]
+        assert names == ["Batman", "Flash", "Green Arrow", "Shazam"], r.text
+        r = await client.get("/heroes", params={"sort": "-team.name,name", "limit": 1})
+        assert r.json()["items"][0]["name"] == "Cyborg", r.text
+        r = await client.post(
+            "/heroes", json={"name": "Robin", "secret_identity": "Tim", "tags": ["rich"]}
+        )
+        assert r.status_code == 201, r.text
+        assert [t["slug"] for t in r.json()["tags"]] == ["rich"]
+        team = body["team"]["id"]
+        r = await client.get(f"/teams/{team}/heroes", params={"limit": 100})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) == 11
+        r = await client.post(
+            f"/teams/{team}/heroes", json={"name": "Nightwing", "secret_identity": "Dick"}
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["team"]["id"] == team
