@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -24,6 +24,14 @@ class Hero(Base):
     # Indexed so that "filter by age, sort by age" is an index scan, as a real app would have it.
     age: Mapped[int | None] = mapped_column(index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    team: Mapped[Team | None] = relationship()
+
+
+class TeamRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    headquarters: str
 
 
 class HeroRead(BaseModel):
@@ -33,6 +41,12 @@ class HeroRead(BaseModel):
     secret_name: str
     age: int | None
     team_id: int | None
+
+
+class HeroWithTeam(HeroRead):
+    """A hero with its team embedded (the ``get_team`` and ``list_team`` routes)."""
+
+    team: TeamRead | None
 
 
 class HeroCreate(BaseModel):
@@ -58,5 +72,14 @@ class HeroPage(BaseModel):
     offset: int
 
 
+class HeroWithTeamPage(BaseModel):
+    items: list[HeroWithTeam]
+    total: int
+    limit: int
+    offset: int
+
+
 READ_KEYS = tuple(HeroRead.model_fields)
 """The JSON keys of one hero, the same in every variant."""
+TEAM_READ_KEYS = tuple(HeroWithTeam.model_fields)
+"""The JSON keys of one hero with its team embedded."""

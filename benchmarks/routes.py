@@ -16,6 +16,8 @@ ROUTES = (
     "list_filtered",
     "list_nocount",
     "keyset_deep",
+    "get_team",
+    "list_team",
 )
 DEFAULT_ROUTES = ("get", "list", "list_deep", "create", "patch")
 VARIANTS = ("crud", "handwritten", "ceiling")
@@ -105,6 +107,10 @@ def route_for(name: str, db: str, variant: str) -> Route:
         crud_filter_only = variant == "crud" and not crud_query_language()
         query = CRUD_FILTERED_QUERY if crud_filter_only else FILTERED_QUERY
         return Route(name, "GET", f"/heroes?{query}", rows)
+    if name == "get_team":
+        return Route(name, "GET", "/heroes-with-team/{id}", rows)
+    if name == "list_team":
+        return Route(name, "GET", "/heroes-with-team?offset=0&limit=20", rows)
     if name == "list_nocount":
         query = "&count=none" if variant == "crud" else ""
         return Route(name, "GET", f"/heroes?offset=0&limit=20{query}", rows)

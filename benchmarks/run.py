@@ -41,6 +41,8 @@ ORDER = (
     "list_filtered",
     "list_nocount",
     "keyset_deep",
+    "get_team",
+    "list_team",
     "create",
     "patch",
 )

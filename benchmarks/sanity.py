@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import READ_KEYS
+from .models import READ_KEYS, TEAM_READ_KEYS
 from .routes import ROWS, RequestMaker, Route, caveat
 from .server import fetch
 
@@ -41,7 +41,7 @@ class SanityChecker:
                 self._page(variant, label, body, None)
                 if route.name == "list_filtered":
                     self._filtered(variant, label, body)
-                elif route.name == "list_deep":
+                elif route.name in ("list_deep", "list_team"):
                     self._same(variant, route.name, _common(body))
             else:
                 self._item(variant, label, body)
@@ -53,8 +53,9 @@ class SanityChecker:
         return body
 
     def _item(self, variant: str, label: str, item: Any) -> None:
-        if not isinstance(item, dict) or tuple(sorted(item)) != tuple(sorted(READ_KEYS)):
-            raise SanityError(f"{variant} {label}: expected keys {READ_KEYS}, got {item}")
+        keys = TEAM_READ_KEYS if "with-team" in label else READ_KEYS
+        if not isinstance(item, dict) or tuple(sorted(item)) != tuple(sorted(keys)):
+            raise SanityError(f"{variant} {label}: expected keys {keys}, got {item}")
 
     def _page(self, variant: str, label: str, page: Any, total: int | None) -> None:
         if not isinstance(page, dict) or not PAGE_KEYS <= set(page):

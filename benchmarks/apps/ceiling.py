@@ -93,3 +93,39 @@ async def update_hero(hero_id: int, body: HeroUpdate) -> Response:
     if row is None:
         raise HTTPException(status_code=404, detail=f"Hero {hero_id} not found")
     return Response(_json(row), media_type=JSON)
+
+
+teams = Base.metadata.tables["teams"]
+team_columns = [teams.c[key].label(f"t_{key}") for key in ("id", "name", "headquarters")]
+read_with_team = select(*columns, *team_columns).select_from(
+    table.outerjoin(teams, teams.c.id == table.c.team_id)
+)
+
+
+def _with_team(row: Row[Any]) -> dict[str, Any]:
+    values = row._asdict()
+    team = {key: values.pop(f"t_{key}") for key in ("id", "name", "headquarters")}
+    values["team"] = team if team["id"] is not None else None
+    return values
+
+
+@app.get("/heroes-with-team")
+async def list_heroes_with_team(
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    query = read_with_team.order_by(table.c.id).offset(offset).limit(limit)
+    async with db.engine.begin() as conn:
+        total = (await conn.execute(count)).scalar_one()
+        rows = (await conn.execute(query)).all()
+    page = {"items": [_with_team(r) for r in rows], "total": total, "limit": limit}
+    return Response(to_json({**page, "offset": offset}), media_type=JSON)
+
+
+@app.get("/heroes-with-team/{hero_id}")
+async def get_hero_with_team(hero_id: int) -> Response:
+    async with db.engine.begin() as conn:
+        row = (await conn.execute(read_with_team.where(table.c.id == hero_id))).first()
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"Hero {hero_id} not found")
+    return Response(to_json(_with_team(row)), media_type=JSON)

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement
 
 from crudrouter_sqla import CRUDRouter
 
-from ..models import Hero, HeroCreate, HeroRead, HeroUpdate
+from ..models import Hero, HeroCreate, HeroRead, HeroUpdate, HeroWithTeam
 from ..routes import CURSOR_SECRET, crud_query_language
 from . import database
 
@@ -37,5 +37,16 @@ app.include_router(
         session=db.session,
         cursor_secret=CURSOR_SECRET,
         **listing_options(),
+    )
+)
+# The same heroes with the team embedded (the get_team and list_team routes).
+app.include_router(
+    CRUDRouter(
+        Hero,
+        HeroWithTeam,
+        HeroCreate,
+        prefix="/heroes-with-team",
+        session=db.session,
+        cursor_secret=CURSOR_SECRET,
     )
 )

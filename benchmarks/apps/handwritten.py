@@ -10,8 +10,17 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
-from ..models import Hero, HeroCreate, HeroPage, HeroRead, HeroUpdate
+from ..models import (
+    Hero,
+    HeroCreate,
+    HeroPage,
+    HeroRead,
+    HeroUpdate,
+    HeroWithTeam,
+    HeroWithTeamPage,
+)
 from . import database
 
 db = database()
@@ -78,4 +87,24 @@ async def update_hero(hero_id: int, body: HeroUpdate, session: SessionDep) -> An
         await session.flush()
     except IntegrityError:
         raise HTTPException(status_code=409, detail="Hero conflicts with another") from None
+    return hero
+
+
+@app.get("/heroes-with-team", response_model=HeroWithTeamPage)
+async def list_heroes_with_team(
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    total = await session.scalar(select(func.count()).select_from(Hero))
+    query = select(Hero).options(joinedload(Hero.team)).order_by(Hero.id)
+    heroes = (await session.scalars(query.offset(offset).limit(limit))).all()
+    return {"items": heroes, "total": total, "limit": limit, "offset": offset}
+
+
+@app.get("/heroes-with-team/{hero_id}", response_model=HeroWithTeam)
+async def get_hero_with_team(hero_id: int, session: SessionDep) -> Any:
+    hero = await session.get(Hero, hero_id, options=[joinedload(Hero.team)])
+    if hero is None:
+        raise HTTPException(status_code=404, detail=f"Hero {hero_id} not found")
     return hero
