@@ -1,5 +1,6 @@
 """crudrouter_sqla: a generic CRUD router factory for FastAPI over async SQLAlchemy 2.x."""
 
+from ._hooks import Hooks
 from ._paginate import Paginate, Paginator, new_pagination
 from ._query import Page
 from ._router import CRUDRouter, RouteSwitch
@@ -21,6 +22,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "ErrorResponse",
+    "Hooks",
     "InvalidValue",
     "Page",
     "Paginate",

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy import UniqueConstraint
 
 from . import _routes as routes
+from ._hooks import Hooks, overridden
 from ._model import (
     Joins,
+    ModelInfo,
     build_embeds,
     build_parent,
+    build_soft_delete,
     check_read_schema,
     check_write_schema,
     derive_create_schema,
+    derive_replace_schema,
     derive_update_schema,
     inspect_model,
 )
@@ -105,8 +110,24 @@ class CRUDRouter(APIRouter):
             create, replace and update write over what the client sent.
         require_if_match: for a model with a ``version_id_col``, refuse writes without an
             ``If-Match`` header (428).
+        soft_delete: a nullable timestamp (or boolean) column that DELETE sets instead of
+            removing the row; such rows are 404 to the item routes and hidden from the list.
+        expose_deleted: with ``soft_delete``, the list's ``deleted=include|only`` parameter
+            and ``POST {prefix}/{id}/restore``; ``False`` leaves both out.
+        hooks: a `Hooks` subclass whose methods run around writes, in the transaction; it is
+            a FastAPI dependency, so its ``__init__`` may take dependencies.
+        upsert: ``PUT`` on a missing row creates it (201); for keys the client chooses.
+        conflict_target: the columns of a unique constraint that
+            ``POST {prefix}/bulk?on_conflict=ignore|update`` resolves conflicts on (default:
+            the primary key, when ``upsert`` is on).
+        max_bulk: the most rows one bulk insert takes (more: 422).
+        allow_unfiltered_writes: let ``PATCH {prefix}`` and ``DELETE {prefix}`` touch every
+            row when no filter is sent (default: 422).
         list_route, get_route, create_route, replace_route, update_route, delete_route:
             ``True``, ``False`` (route left out) or a list of dependencies for that route alone.
+        restore_route: the restore route of a soft-deleting router (as above).
+        bulk_create_route, bulk_update_route, bulk_delete_route: ``POST {prefix}/bulk``,
+            ``PATCH {prefix}`` and ``DELETE {prefix}`` with filters; off unless turned on.
         **kwargs: passed to `fastapi.APIRouter`.
 
     Raises:
@@ -166,12 +187,23 @@ class CRUDRouter(APIRouter):
         scope: Callable[..., Any] | None = None,
         stamp: Callable[..., Any] | None = None,
         require_if_match: bool = False,
+        soft_delete: str | None = None,
+        expose_deleted: bool = True,
+        hooks: type[Hooks] | None = None,
+        upsert: bool = False,
+        conflict_target: Sequence[str] | None = None,
+        max_bulk: int = 1000,
+        allow_unfiltered_writes: bool = False,
         list_route: RouteSwitch = True,
         get_route: RouteSwitch = True,
         create_route: RouteSwitch = True,
         replace_route: RouteSwitch = True,
         update_route: RouteSwitch = True,
         delete_route: RouteSwitch = True,
+        restore_route: RouteSwitch = True,
+        bulk_create_route: RouteSwitch = False,
+        bulk_update_route: RouteSwitch = False,
+        bulk_delete_route: RouteSwitch = False,
         **kwargs: Any,
     ) -> None:
         info = inspect_model(model)
@@ -184,9 +216,22 @@ class CRUDRouter(APIRouter):
         for dep in filters:
             if not callable(dep):
                 raise ConfigurationError(f"filters must be callables (dependencies), got {dep!r}")
+        check_positive("max_bulk", max_bulk)
+        if hooks is not None and not (isinstance(hooks, type) and issubclass(hooks, Hooks)):
+            raise ConfigurationError(f"hooks must be a subclass of Hooks, got {hooks!r}")
+        soft = None if soft_delete is None else build_soft_delete(info, soft_delete)
+        if upsert and info.pk_generated:
+            raise ConfigurationError(
+                f"upsert needs a key the client chooses, but {info.resource}'s key "
+                f"({', '.join(sorted(info.generated_keys))}) is made by the database"
+            )
+        target = _conflict_target(info, conflict_target)
         nest = None if parent is None else build_parent(info, parent)
         if nest is not None and nest.key in routes.RESERVED:
             raise ConfigurationError(f"parent key {nest.key!r} clashes with a route parameter")
+        clash = [p.key for p in info.key if info.composite and p.key in routes.RESERVED]
+        if clash:
+            raise ConfigurationError(f"key columns {clash} clash with route parameters")
         check_read_schema(info, schema)
         embeds = build_embeds(info.model.__mapper__, schema)
         if create_schema is None:
@@ -196,6 +241,11 @@ class CRUDRouter(APIRouter):
         if update_schema is None:
             update_schema = derive_update_schema(info, create_schema)
         update_plan = check_write_schema(info, update_schema, "update_schema")
+        if bulk_create_route is not False and create_plan.names:
+            raise ConfigurationError(
+                f"bulk_create_route inserts plain rows, but create_schema writes relationships "
+                f"({', '.join(sorted(create_plan.names))}); use a create schema without them"
+            )
         table = info.table.name
         if prefix is None:
             prefix = f"/{table}"
@@ -234,9 +284,10 @@ class CRUDRouter(APIRouter):
         )
         self.resource = routes.Resource(
             info=info,
-            queries=Queries(info, read_fields, embeds, joins),
+            queries=Queries(info, read_fields, embeds, joins, soft),
             serializer=Serializer(schema),
             create_schema=create_schema,
+            replace_schema=derive_replace_schema(info, create_schema),
             update_schema=update_schema,
             session=session or default_session,
             filters=tuple(filters),
@@ -250,6 +301,14 @@ class CRUDRouter(APIRouter):
             stamp=stamp,
             require_if_match=require_if_match,
             max_offset=max_offset,
+            soft=soft,
+            expose_deleted=expose_deleted,
+            hooks=hooks,
+            hook_names=overridden(hooks),
+            upsert=upsert,
+            max_bulk=max_bulk,
+            conflict_target=target,
+            unfiltered_writes=allow_unfiltered_writes,
         )
         self._body_route = limited_route_class(max_body_size)
         self._add_routes(
@@ -260,13 +319,17 @@ class CRUDRouter(APIRouter):
             replace_route=replace_route,
             update_route=update_route,
             delete_route=delete_route,
+            restore_route=restore_route if soft is not None and expose_deleted else False,
+            bulk_create_route=bulk_create_route,
+            bulk_update_route=bulk_update_route,
+            bulk_delete_route=bulk_delete_route,
         )
 
     def _add_routes(self, table: str, **switches: RouteSwitch) -> None:
         res = self.resource
         noun = res.info.resource
         base = "" if self.prefix else "/"
-        item = "/{item_id}"
+        item = routes.item_path(res)
         page_model: Any = Page[self.schema]  # type: ignore[name-defined]
         versioned = res.queries.version is not None
         write: Responses = {**_CONFLICT, **_TOO_LARGE}
@@ -284,7 +347,21 @@ class CRUDRouter(APIRouter):
                   {**_NOT_FOUND, **write, **conditional}, f"Update part of a {noun}", body=True),
             _Spec("delete_route", item, "DELETE", routes.make_delete, None, 204,
                   {**_NOT_FOUND, **_CONFLICT, **conditional}, f"Delete a {noun}"),
+            _Spec("restore_route", f"{item}/restore", "POST", routes.make_restore, self.schema,
+                  200, _NOT_FOUND, f"Restore a deleted {noun}"),
+            _Spec("bulk_create_route", "/bulk", "POST", routes.make_bulk_create,
+                  list[self.schema], 201, write, f"Create many {table}",  # type: ignore[name-defined]
+                  body=True),
+            _Spec("bulk_update_route", base, "PATCH", routes.make_bulk_update,
+                  routes.BulkCount, 200, write, f"Update every matching {noun}", body=True),
+            _Spec("bulk_delete_route", base, "DELETE", routes.make_bulk_delete,
+                  routes.BulkCount, 200, _CONFLICT, f"Delete every matching {noun}"),
         ]  # fmt: skip
+        if res.upsert:
+            created: Responses = {
+                201: {"model": self.schema, "description": "Created (the row was missing)"}
+            }
+            specs[3] = replace(specs[3], responses={**specs[3].responses, **created})
         for spec in specs:
             setting = switches[spec.switch]
             if setting is False:
@@ -324,6 +401,32 @@ class _Spec:
     responses: Responses
     summary: str
     body: bool = False
+
+
+def _conflict_target(info: ModelInfo, columns: Sequence[str] | None) -> tuple[str, ...]:
+    """The columns of a unique constraint (or the key) bulk inserts resolve conflicts on."""
+    if columns is None:
+        return ()
+    if isinstance(columns, str):
+        columns = [columns]
+    missing = [name for name in columns if name not in info.columns]
+    if missing:
+        raise ConfigurationError(f"conflict_target names columns {info.resource} lacks: {missing}")
+    names = {info.columns[name].name for name in columns}
+    table = info.table
+    unique_sets = [{c.name for c in table.primary_key.columns}]
+    unique_sets += [
+        {c.name for c in constraint.columns}
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    unique_sets += [{c.name for c in index.columns} for index in table.indexes if index.unique]
+    unique_sets += [{c.name} for c in table.columns if c.unique]
+    if names not in unique_sets:
+        raise ConfigurationError(
+            f"conflict_target {list(columns)} is not a unique constraint of {table.name}"
+        )
+    return tuple(info.columns[name].name for name in columns)
 
 
 def _secret(secret: bytes | str | None) -> bytes:

@@ -6,7 +6,7 @@ Entry points: `inspect_model` (a `ModelInfo`), `build_embeds` and `resolve_path`
 """
 
 from ._adapters import adapter_for
-from ._inspect import ModelInfo, column_bounds, inspect_model, python_type
+from ._inspect import KeyPart, ModelInfo, column_bounds, inspect_model, python_type
 from ._parent import Parent, build_parent
 from ._relations import (
     Embed,
@@ -21,8 +21,10 @@ from ._schemas import (
     check_read_schema,
     check_write_schema,
     derive_create_schema,
+    derive_replace_schema,
     derive_update_schema,
 )
+from ._soft_delete import SoftDelete, build_soft_delete
 from ._writes import ChildList, KeyList, WritePlan, build_write_plan
 
 __all__ = [
@@ -30,18 +32,22 @@ __all__ = [
     "Embed",
     "Joins",
     "KeyList",
+    "KeyPart",
     "ModelInfo",
     "Parent",
     "Path",
+    "SoftDelete",
     "WritePlan",
     "adapter_for",
     "build_embeds",
     "build_parent",
+    "build_soft_delete",
     "build_write_plan",
     "check_read_schema",
     "check_write_schema",
     "column_bounds",
     "derive_create_schema",
+    "derive_replace_schema",
     "derive_update_schema",
     "exists_clause",
     "inspect_model",

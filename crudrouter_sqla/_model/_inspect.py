@@ -21,6 +21,23 @@ _INT_BOUNDS: tuple[tuple[type[Any], int], ...] = (
 
 
 @dataclass(frozen=True)
+class KeyPart:
+    """One column of a primary key: its attribute name, column and Python type."""
+
+    key: str
+    column: Column[Any]
+    type: type[Any]
+
+    def bounds(self) -> dict[str, Any]:
+        """Validation bounds for its path parameter, so values the column cannot hold are 422."""
+        bounds = column_bounds(self.column)
+        if self.type is str:
+            # PostgreSQL text cannot hold NUL; refuse it as a bad id on every database.
+            bounds["pattern"] = r"^[^\x00]*$"
+        return bounds
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """The mapped class, its table, primary key and column attributes.
 
@@ -28,9 +45,10 @@ class ModelInfo:
         model: the mapped class.
         table: the table it is mapped to.
         resource: the name a 404 uses ("Hero").
-        pk_key: the attribute name of the primary key.
-        pk_column: the primary-key column.
+        pk_key: the attribute name of the primary key (its first column when composite).
+        pk_column: the primary-key column (its first column when composite).
         pk_type: the Python type of the primary key (int, str, uuid.UUID, ...).
+        key: every column of the primary key, in the mapper's order.
         columns: attribute name -> column, for every plain column attribute.
         version_key: the attribute of the mapper's ``version_id_col``, if it has one.
         version_generator: makes the next version from the current one; None when the
@@ -45,6 +63,7 @@ class ModelInfo:
     pk_column: Column[Any]
     pk_type: type[Any]
     columns: dict[str, Column[Any]]
+    key: tuple[KeyPart, ...] = ()
     version_key: str | None = None
     version_generator: Callable[[Any], Any] | None = None
     relationships: dict[str, RelationshipProperty[Any]] = field(default_factory=dict)
@@ -55,20 +74,38 @@ class ModelInfo:
         return frozenset(k for k, c in self.columns.items() if c.foreign_keys)
 
     @property
+    def composite(self) -> bool:
+        """Whether the primary key has several columns."""
+        return len(self.key) > 1
+
+    @property
+    def generated_keys(self) -> frozenset[str]:
+        """The key columns the database or SQLAlchemy fills in when a row is inserted."""
+        return frozenset(p.key for p in self.key if _generated(p, self.composite))
+
+    @property
     def pk_generated(self) -> bool:
-        """Whether the database or SQLAlchemy makes the key when a row is inserted."""
-        col = self.pk_column
-        if col.default is not None or col.server_default is not None:
-            return True
-        return self.pk_type is int and col.autoincrement in (True, "auto")
+        """Whether the database or SQLAlchemy makes (part of) the key when a row is inserted."""
+        return bool(self.generated_keys)
 
     def pk_bounds(self) -> dict[str, Any]:
         """Validation bounds for the path parameter, so ids the column cannot hold are 422."""
-        bounds = column_bounds(self.pk_column)
-        if self.pk_type is str:
-            # PostgreSQL text cannot hold NUL; refuse it as a bad id on every database.
-            bounds["pattern"] = r"^[^\x00]*$"
-        return bounds
+        return self.key[0].bounds()
+
+    def describe(self, ident: Any) -> str:
+        """A key value as a 404 names it: ``5``, or ``team_id=1, hero_id=2``."""
+        if not self.composite:
+            return str(ident)
+        return ", ".join(f"{part.key}={value}" for part, value in zip(self.key, ident, strict=True))
+
+
+def _generated(part: KeyPart, composite: bool) -> bool:
+    col = part.column
+    if col.default is not None or col.server_default is not None:
+        return True
+    # SQLAlchemy's "auto" makes a lone integer key autoincrement, never a composite one.
+    allowed = (True,) if composite else (True, "auto")
+    return part.type is int and col.autoincrement in allowed
 
 
 def column_bounds(column: Column[Any]) -> dict[str, Any]:
@@ -113,22 +150,20 @@ def inspect_model(model: type[Any]) -> ModelInfo:
             "models mapped to exactly one table"
         )
     pk = list(mapper.primary_key)
-    if len(pk) != 1:
-        what = "no primary key" if not pk else f"a composite primary key ({len(pk)} columns)"
-        raise ConfigurationError(
-            f"{model.__name__} has {what}; CRUDRouter needs exactly one primary-key column"
-        )
+    if not pk:
+        raise ConfigurationError(f"{model.__name__} has no primary key; CRUDRouter needs one")
     columns: dict[str, Column[Any]] = {}
     for prop in mapper.column_attrs:
         if isinstance(prop, ColumnProperty) and len(prop.columns) == 1:
             col = prop.columns[0]
             if isinstance(col, Column) and col.table is table:
                 columns[prop.key] = col
-    pk_column = pk[0]
-    pk_key = next((k for k, c in columns.items() if c is pk_column), None)
-    if pk_key is None or not isinstance(pk_column, Column):
-        raise ConfigurationError(f"{model.__name__}'s primary key is not a mapped attribute")
-    pk_type = python_type(pk_column) or str
+    parts: list[KeyPart] = []
+    for pk_column in pk:
+        pk_key = next((k for k, c in columns.items() if c is pk_column), None)
+        if pk_key is None or not isinstance(pk_column, Column):
+            raise ConfigurationError(f"{model.__name__}'s primary key is not a mapped attribute")
+        parts.append(KeyPart(pk_key, pk_column, python_type(pk_column) or str))
     version_key: str | None = None
     generator: Callable[[Any], Any] | None = None
     if mapper.version_id_col is not None:
@@ -143,9 +178,10 @@ def inspect_model(model: type[Any]) -> ModelInfo:
         model=model,
         table=table,
         resource=model.__name__,
-        pk_key=pk_key,
-        pk_column=pk_column,
-        pk_type=pk_type,
+        pk_key=parts[0].key,
+        pk_column=parts[0].column,
+        pk_type=parts[0].type,
+        key=tuple(parts),
         columns=columns,
         relationships={rel.key: rel for rel in mapper.relationships},
     )

@@ -49,7 +49,7 @@ def derive_create_schema(
     for name, field in schema.model_fields.items():
         if name not in info.columns or name in exclude:
             continue
-        if name == info.pk_key and info.pk_generated:
+        if name in info.generated_keys:
             continue
         fields[name] = _copy_field(field)
     return create_model(
@@ -68,12 +68,36 @@ def derive_update_schema(info: ModelInfo, create_schema: type[BaseModel]) -> typ
     """
     fields: dict[str, Any] = {}
     for name, field in create_schema.model_fields.items():
-        if name == info.pk_key:
+        if name in {part.key for part in info.key}:
             continue
         fields[name] = _copy_field(field, default=None, default_factory=None)
     return create_model(
         f"{info.resource}Update",
         __config__=create_schema.model_config,
         __doc__=f"The fields a client may change on a {info.resource}; all optional.",
+        **fields,
+    )
+
+
+def derive_replace_schema(info: ModelInfo, create_schema: type[BaseModel]) -> type[BaseModel]:
+    """The body of PUT: the create schema, with the key columns optional (the path names the
+    row; a key sent in the body must match it). The create schema itself when it holds no key.
+    """
+    keys = {part.key for part in info.key}
+    if not keys & set(create_schema.model_fields):
+        return create_schema
+    fields: dict[str, Any] = {}
+    for name, field in create_schema.model_fields.items():
+        if name in keys:
+            fields[name] = (
+                field.annotation | None,
+                FieldInfo.merge_field_infos(field, default=None),
+            )
+        else:
+            fields[name] = _copy_field(field)
+    return create_model(
+        f"{info.resource}Replace",
+        __config__=create_schema.model_config,
+        __doc__=f"The fields of a {info.resource} that PUT writes; the key comes from the path.",
         **fields,
     )

@@ -22,7 +22,7 @@ from ._sort import Sort, SortKey
 
 CountMode = Literal["exact", "none", "estimated"]
 COUNT_MODES: tuple[CountMode, ...] = ("exact", "none", "estimated")
-LIST_PARAMS = ("offset", "page", "limit", "sort", "fields", "count", "cursor", "q")
+LIST_PARAMS = ("offset", "page", "limit", "sort", "fields", "count", "cursor", "q", "deleted")
 """The list route's own query parameters; no filter may take their names."""
 NUL_MESSAGE = "text may not contain NUL characters"
 
@@ -54,8 +54,10 @@ class ListSpec:
         clash = sorted(set(LIST_PARAMS) & {s.alias for s in self.filters})
         if clash:
             raise ConfigurationError(f"filter names clash with list parameters: {clash}")
-        info = self.info
-        self._pk_key = SortKey(info.pk_key, info.pk_column, False, info.pk_type, False)
+        # The primary key ends every sort, so the order is total.
+        self._pk_keys = tuple(
+            SortKey(part.key, part.column, False, part.type, False) for part in self.info.key
+        )
 
     def check_unknown(self, names: Sequence[str]) -> None:
         if not self.strict:
@@ -99,7 +101,7 @@ class ListSpec:
 
     def _parse_sort(self, spelling: str) -> Sort:
         if not spelling:
-            return Sort("", (self._pk_key,))
+            return Sort("", self._pk_keys)
         keys: list[SortKey] = []
         seen: set[str] = set()
         for part in spelling.split(","):
@@ -114,8 +116,7 @@ class ListSpec:
                 raise query_error("sort", f"{name!r} appears twice", spelling)
             seen.add(name)
             keys.append(replace(key, descending=descending))
-        if self.info.pk_key not in seen:
-            keys.append(self._pk_key)
+        keys.extend(key for key in self._pk_keys if key.name not in seen)
         return Sort(",".join(("-" if k.descending else "") + k.name for k in keys), tuple(keys))
 
     def parse_fields(self, spelling: str | None) -> tuple[str, ...] | None:

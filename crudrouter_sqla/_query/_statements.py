@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, delete, func, insert, select
 from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
-from .._model import Embed, Joins, ModelInfo
+from .._model import Embed, Joins, ModelInfo, SoftDelete
 from ._filters import Clause
 from ._sort import Sort
 
@@ -35,9 +37,12 @@ class Queries:
         read_fields: Sequence[str],
         embeds: Sequence[Embed] = (),
         joins: Joins | None = None,
+        soft: SoftDelete | None = None,
     ) -> None:
         self.info = info
         self.pk = info.pk_column
+        self.key_columns = [part.column for part in info.key]
+        self.soft = soft
         self.joins = joins or Joins(info.model.__mapper__)
         self.embeds = {embed.key: embed for embed in embeds}
         self.read_keys = [name for name in read_fields if name in info.columns]
@@ -50,7 +55,7 @@ class Queries:
             for rel in info.relationships.values()
         )
         extra = [] if self.version is None else [self.version.label(VERSION_LABEL)]
-        key = [self.pk.label(KEY_LABEL)]
+        key = [c.label(f"{KEY_LABEL}{i}") for i, c in enumerate(self.key_columns)]
         self._returning: list[Any] = (key if self.uses_orm else [*self.columns, *key]) + extra
         self._select: Select[Any] = (
             select(info.model, *extra).options(*self.loaders(None))
@@ -58,16 +63,35 @@ class Queries:
             else select(*self.columns, *extra)
         ).select_from(info.table)
         self._exists: Select[Any] = select(self.pk).select_from(info.table)
+        self._alive = [] if soft is None else [soft.alive()]
         # Built once: its compiled form and cache key are reused by every request.
-        self._one_by_key = self._select.where(self.pk == bindparam("item_id"))
+        by_key = [c == bindparam(f"key{i}") for i, c in enumerate(self.key_columns)]
+        self._one_by_key = self._select.where(*by_key, *self._alive)
         self._count: Select[Any] = select(func.count()).select_from(info.table)
         self._pages: dict[tuple[str, Sequence[str] | None, bool, tuple[str, ...]], Any] = {}
 
-    def one(self, item_id: Any, where: Sequence[Clause] = ()) -> tuple[Select[Any], Any]:
-        """Select one row (or ORM object) by primary key: the statement and its parameters."""
-        if where:
-            return self._select.where(self.pk == item_id, *where), None
-        return self._one_by_key, {"item_id": item_id}
+    def by_key(self, ident: Any) -> list[Clause]:
+        """The conditions that pick a row by its key (a tuple for a composite key)."""
+        if len(self.key_columns) == 1:
+            return [self.pk == ident]
+        return [c == v for c, v in zip(self.key_columns, ident, strict=True)]
+
+    def ident_of(self, row: Any) -> Any:
+        """The key of a row a write returned."""
+        mapping = row._mapping
+        values = tuple(mapping[f"{KEY_LABEL}{i}"] for i in range(len(self.key_columns)))
+        return values[0] if len(values) == 1 else values
+
+    def one(
+        self, item_id: Any, where: Sequence[Clause] = (), alive: bool = True
+    ) -> tuple[Select[Any], Any]:
+        """Select one live row (or ORM object; with ``alive=False`` also a soft-deleted one) by
+        primary key: the statement and its parameters."""
+        if where or not alive:
+            live = self._alive if alive else []
+            return self._select.where(*self.by_key(item_id), *where, *live), None
+        values = [item_id] if len(self.key_columns) == 1 else item_id
+        return self._one_by_key, {f"key{i}": v for i, v in enumerate(values)}
 
     def loaders(self, fields: Sequence[str] | None) -> list[Any]:
         """Eager loads of the embedded relationships among ``fields`` (all when None); every
@@ -79,11 +103,12 @@ class Queries:
     def orm_one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
         """Select one ORM object by primary key."""
         model = self.info.model
-        return select(model).options(lazyload("*")).where(self.pk == item_id, *where)
+        conditions = [*self.by_key(item_id), *where, *self._alive]
+        return select(model).options(lazyload("*")).where(*conditions)
 
     def exists(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
-        """Select the key of one row, to tell a missing row from a stale version."""
-        return self._exists.where(self.pk == item_id, *where)
+        """Select the key of one live row, to tell a missing row from a stale version."""
+        return self._exists.where(*self.by_key(item_id), *where, *self._alive)
 
     def page_select(
         self,
@@ -146,11 +171,39 @@ class Queries:
 
     def insert(self, values: dict[str, Any]) -> ReturningInsert[Any]:
         """Insert a row from attribute values, returning the read columns (or the key)."""
+        return insert(self.info.table).values(self._versioned(values)).returning(*self._returning)
+
+    def insert_missing(self, values: dict[str, Any], dialect: str) -> Any:
+        """Insert a row unless its key exists (``ON CONFLICT DO NOTHING``): race-free upsert's
+        create step. Returns no row when another writer got there first."""
+        statement = _dialect_insert(dialect)(self.info.table).values(self._versioned(values))
+        keys = [c.name for c in self.key_columns]
+        return statement.on_conflict_do_nothing(index_elements=keys).returning(*self._returning)
+
+    @property
+    def returning(self) -> list[Any]:
+        """What writes return: the read columns (or the key), the key and the version."""
+        return self._returning
+
+    def row_values(self, values: dict[str, Any], bump_version: bool = False) -> dict[str, Any]:
+        """Attribute values as column-keyed parameters of a bulk insert (with the first
+        version) or a bulk update (``bump_version``: the next one)."""
+        columns = self.info.columns
+        row: dict[str, Any] = {columns[key].key: value for key, value in values.items()}
+        generator = self.info.version_generator
+        if self.version is not None and generator is not None:
+            if not bump_version:
+                row[self.version.key] = generator(None)
+            elif isinstance(self.version.type, Integer):
+                row[self.version.key] = self.version + 1
+        return row
+
+    def _versioned(self, values: dict[str, Any]) -> dict[Any, Any]:
         row = self._row(values)
         generator = self.info.version_generator
         if self.version is not None and generator is not None:
             row[self.version] = generator(None)
-        return insert(self.info.table).values(row).returning(*self._returning)
+        return row
 
     def update(
         self,
@@ -161,7 +214,7 @@ class Queries:
     ) -> ReturningUpdate[Any]:
         """Update one row by key; with ``versions``, only while its version is one of them."""
         row = self._row(values)
-        conditions = [self.pk == item_id, *where]
+        conditions = [*self.by_key(item_id), *where, *self._alive]
         if self.version is not None:
             if versions is not None:
                 conditions.append(self.version.in_(versions))
@@ -176,9 +229,28 @@ class Queries:
 
     def delete(
         self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
-    ) -> ReturningDelete[Any]:
-        """Delete one row by key, returning its key."""
-        conditions = [self.pk == item_id, *where]
+    ) -> ReturningDelete[Any] | ReturningUpdate[Any]:
+        """Delete one row by key (or mark it deleted), returning its key."""
+        conditions = [*self.by_key(item_id), *where, *self._alive]
         if self.version is not None and versions is not None:
             conditions.append(self.version.in_(versions))
+        if self.soft is not None:
+            mark = {self.soft.column: self.soft.mark()}
+            return sa_update(self.info.table).where(*conditions).values(mark).returning(self.pk)
         return delete(self.info.table).where(*conditions).returning(self.pk)
+
+    def restore(self, item_id: Any, where: Sequence[Clause] = ()) -> ReturningUpdate[Any]:
+        """Clear the mark of a soft-deleted row, returning it as a write does."""
+        assert self.soft is not None
+        conditions = [*self.by_key(item_id), *where, self.soft.deleted()]
+        statement = sa_update(self.info.table).where(*conditions)
+        return statement.values({self.soft.column: self.soft.clear()}).returning(*self._returning)
+
+
+def _dialect_insert(dialect: str) -> Any:
+    """The ``insert`` with ``ON CONFLICT`` of a dialect."""
+    if dialect == "postgresql":
+        return pg_insert
+    if dialect == "sqlite":
+        return sqlite_insert
+    raise ValueError(f"ON CONFLICT needs PostgreSQL or SQLite, not {dialect}")

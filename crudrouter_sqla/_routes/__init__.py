@@ -5,26 +5,40 @@ Entry points: `Resource` (the parts a router assembles), the endpoint factories 
 declared by hand replace generated ones) and `limited_route_class` (body size limits).
 """
 
-from ._items import make_create, make_delete, make_get, make_replace, make_update
+from ._bulk import BulkCount, make_bulk_create, make_bulk_delete, make_bulk_update
+from ._items import (
+    make_create,
+    make_delete,
+    make_get,
+    make_replace,
+    make_restore,
+    make_update,
+)
 from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
 from ._list import make_list
-from ._params import RESERVED
+from ._params import RESERVED, item_path
 from ._resource import Endpoint, Resource
 from ._route_list import RouteList
 from ._serialize import Serializer
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
+    "BulkCount",
     "RESERVED",
     "Endpoint",
     "Resource",
     "RouteList",
     "Serializer",
+    "item_path",
     "limited_route_class",
+    "make_bulk_create",
+    "make_bulk_delete",
+    "make_bulk_update",
     "make_create",
     "make_delete",
     "make_get",
     "make_list",
     "make_replace",
+    "make_restore",
     "make_update",
 ]

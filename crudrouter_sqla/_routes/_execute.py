@@ -3,15 +3,16 @@ become responses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 from fastapi import HTTPException, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .._query import KEY_LABEL, VERSION_LABEL, Clause
+from .._query import VERSION_LABEL, Clause
 from ..core import ConstraintViolation, to_http_exception, translate_error
 from ..core._errors import Operation
 from ._resource import JSON, Resource
@@ -71,24 +72,48 @@ async def execute(
 
 
 async def load(
-    res: Resource, session: AsyncSession, item_id: Any, where: Sequence[Clause], fresh: bool = False
+    res: Resource,
+    session: AsyncSession,
+    item_id: Any,
+    where: Sequence[Clause],
+    fresh: bool = False,
+    alive: bool = True,
 ) -> Any:
     """One row (or ORM object row) by key within the scope, or None. ``fresh`` reloads objects
-    the session already holds (after their relationships were written)."""
-    statement, params = res.queries.one(item_id, where)
+    the session already holds (after their relationships were written); ``alive=False`` also
+    finds a soft-deleted row."""
+    statement, params = res.queries.one(item_id, where, alive)
     if fresh:
         statement = statement.execution_options(populate_existing=True)
     return (await execute(session, statement, params=params)).first()
 
 
-async def render(res: Resource, session: AsyncSession, row: Any, status: int = 200) -> Response:
-    """The response for one row: JSON bytes, and the ETag where the model is versioned."""
-    if res.queries.uses_orm:
-        obj = row[0]
+AfterHook = Callable[[AsyncSession, BaseModel], Awaitable[None]]
+
+
+async def render(
+    res: Resource,
+    session: AsyncSession,
+    row: Any,
+    status: int = 200,
+    after: AfterHook | None = None,
+) -> Response:
+    """The response for one row: JSON bytes, and the ETag where the model is versioned.
+    ``after`` (a hook) sees the row as the read schema before it is written out."""
+    serializer = res.serializer
+    source = row[0] if res.queries.uses_orm else row
+    if after is not None:
+        if res.queries.uses_orm:
+            item = await session.run_sync(lambda _s: serializer.validate(source))
+        else:
+            item = serializer.validate(source)
+        await after(session, item)
+        body = serializer.dump(item)
+    elif res.queries.uses_orm:
         # Properties and relationships may load lazily; run them where SQLAlchemy can await.
-        body = await session.run_sync(lambda _s: res.serializer.one(obj))
+        body = await session.run_sync(lambda _s: serializer.one(source))
     else:
-        body = res.serializer.one(row)
+        body = serializer.one(source)
     response = Response(body, status_code=status, media_type=JSON)
     if res.queries.version is not None:
         response.headers["ETag"] = etag(row._mapping[VERSION_LABEL])
@@ -96,12 +121,18 @@ async def render(res: Resource, session: AsyncSession, row: Any, status: int = 2
 
 
 async def render_written(
-    res: Resource, session: AsyncSession, row: Any, status: int = 200, related: bool = False
+    res: Resource,
+    session: AsyncSession,
+    row: Any,
+    status: int = 200,
+    related: bool = False,
+    after: AfterHook | None = None,
 ) -> Response:
     """The response for a row just written: read back when the schema needs ORM objects or
     relationships were written with it."""
     if res.queries.uses_orm or related:
-        loaded = await load(res, session, row._mapping[KEY_LABEL], [], fresh=related)
+        ident = res.queries.ident_of(row)
+        loaded = await load(res, session, ident, [], fresh=related, alive=False)
         assert loaded is not None
-        return await render(res, session, loaded, status)
-    return await render(res, session, row, status)
+        return await render(res, session, loaded, status, after)
+    return await render(res, session, row, status, after)

@@ -1,4 +1,4 @@
-"""The five item endpoints: get, create, replace, update and delete one row."""
+"""The item endpoints: get, create, replace (with upsert), update, delete and restore one row."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._model import WritePlan
-from .._query import KEY_LABEL, Clause
+from .._query import Clause
 from ..errors import not_found
 from ._execute import execute, load, raise_db_error, render, render_written
-from ._params import context_params, id_param, param, scope_of, with_signature
+from ._params import context_params, item_ident, key_params, param, scope_of, with_signature
 from ._relation_writes import check_relation_values, write_relations
 from ._resource import Endpoint, Resource
 from ._versions import IfMatch, if_match_param, parse_if_match
+
+
+def missing_item(res: Resource, ident: Any) -> HTTPException:
+    """The 404 for a row, naming the resource and every key value."""
+    return not_found(res.info.resource, res.info.describe(ident))
 
 
 async def missing(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> HTTPException:
@@ -27,7 +32,7 @@ async def missing(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) 
         parent_id = kwargs[parent.key]
         if (await execute(session, parent.exists(parent_id))).first() is None:
             return not_found(parent.info.resource, parent_id)
-    return not_found(res.info.resource, kwargs["item_id"])
+    return missing_item(res, item_ident(res, kwargs))
 
 
 def make_get(res: Resource, name: str) -> Endpoint:
@@ -35,15 +40,15 @@ def make_get(res: Resource, name: str) -> Endpoint:
 
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
-        row = await load(res, session, kwargs["item_id"], scope_of(res, kwargs))
+        row = await load(res, session, item_ident(res, kwargs), scope_of(res, kwargs))
         if row is None:
             raise await missing(res, session, kwargs)
         return await render(res, session, row)
 
-    return with_signature(endpoint, [id_param(res), *context_params(res)], name)
+    return with_signature(endpoint, [*key_params(res), *context_params(res)], name)
 
 
-def _stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> dict[str, Any]:
+def stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> dict[str, Any]:
     """The values with the router's stamp, and the parent key from the path, written over."""
     stamp = kwargs.get("stamp")
     if stamp:
@@ -56,13 +61,43 @@ def _stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> d
     return values
 
 
-def _split(
-    res: Resource, plan: WritePlan, values: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def split(plan: WritePlan, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Column values and relationship values of a body; duplicate keys are refused."""
     columns, relations = plan.split(values)
     if relations:
         check_relation_values(plan, relations)
     return columns, relations
+
+
+async def check_parent(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> None:
+    """404 naming the parent of a nested resource when it does not exist."""
+    parent = res.parent
+    if parent is not None:
+        parent_id = kwargs[parent.key]
+        if (await execute(session, parent.exists(parent_id))).first() is None:
+            raise not_found(parent.info.resource, parent_id)
+
+
+async def insert_one(
+    res: Resource,
+    session: AsyncSession,
+    kwargs: dict[str, Any],
+    values: dict[str, Any],
+    relations: dict[str, Any],
+) -> Response:
+    """Insert a row (hooks, stamp, parent, relationships) and answer 201 with it."""
+    hooks: Any = kwargs.get("hooks")
+    if res.has_hook("before_create"):
+        await hooks.before_create(session, values)
+    await check_parent(res, session, kwargs)
+    result = await execute(session, res.queries.insert(values), res=res, values=values)
+    row = result.one()
+    related = False
+    if relations:
+        owner = res.queries.ident_of(row)
+        related = await write_relations(session, res.create_plan, owner, relations, True)
+    after = hooks.after_create if res.has_hook("after_create") else None
+    return await render_written(res, session, row, 201, related, after)
 
 
 def make_create(res: Resource, name: str) -> Endpoint:
@@ -70,36 +105,27 @@ def make_create(res: Resource, name: str) -> Endpoint:
 
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
-        values, relations = _split(res, res.create_plan, kwargs["body"].model_dump())
-        values = _stamped(values, kwargs, res)
-        parent = res.parent
-        if parent is not None:
-            parent_id = kwargs[parent.key]
-            if (await execute(session, parent.exists(parent_id))).first() is None:
-                raise not_found(parent.info.resource, parent_id)
-        result = await execute(session, res.queries.insert(values), res=res, values=values)
-        row = result.one()
-        related = False
-        if relations:
-            owner = row._mapping[KEY_LABEL]
-            related = await write_relations(session, res.create_plan, owner, relations, True)
-        return await render_written(res, session, row, 201, related)
+        values, relations = split(res.create_plan, kwargs["body"].model_dump())
+        values = stamped(values, kwargs, res)
+        return await insert_one(res, session, kwargs, values, relations)
 
     body = param("body", Annotated[res.create_schema, Body()])
-    return with_signature(endpoint, [body, *context_params(res, stamp=True)], name)
+    return with_signature(endpoint, [body, *context_params(res, stamp=True, hooks=True)], name)
 
 
-def _check_body_key(res: Resource, item_id: Any, values: dict[str, Any]) -> None:
-    """A body that names the primary key must name the one in the path."""
-    key = res.info.pk_key
-    if key in values:
-        if values.pop(key) != item_id:
+def _check_body_key(res: Resource, ident: Any, values: dict[str, Any]) -> None:
+    """A body that names a key column must name the value in the path."""
+    parts = res.info.key
+    idents = (ident,) if len(parts) == 1 else ident
+    for part, value in zip(parts, idents, strict=True):
+        sent = values.pop(part.key, None)
+        if sent is not None and sent != value:
             raise RequestValidationError(
                 [
                     {
                         "type": "value_error",
-                        "loc": ("body", key),
-                        "msg": f"{key} in the body must match the {key} in the path",
+                        "loc": ("body", part.key),
+                        "msg": f"{part.key} in the body must match the {part.key} in the path",
                         "input": None,
                     }
                 ]
@@ -114,56 +140,108 @@ async def _missing_or_stale(
     match: IfMatch,
 ) -> HTTPException:
     """Why a conditional write touched no row: 412 if the row exists, else 404."""
-    item_id = kwargs["item_id"]
+    ident = item_ident(res, kwargs)
     if match.versions is not None:
-        found = (await execute(session, res.queries.exists(item_id, where))).first()
+        found = (await execute(session, res.queries.exists(ident, where))).first()
         if found is not None:
             return HTTPException(
                 status_code=412,
-                detail=f"{res.info.resource} {item_id} has changed since the ETag in If-Match",
+                detail=f"{res.info.resource} {res.info.describe(ident)} has changed since the "
+                "ETag in If-Match",
             )
     return await missing(res, session, kwargs)
+
+
+def _key_values(res: Resource, ident: Any) -> dict[str, Any]:
+    parts = res.info.key
+    idents = (ident,) if len(parts) == 1 else ident
+    return {part.key: value for part, value in zip(parts, idents, strict=True)}
 
 
 def _make_write(
     res: Resource, name: str, schema: type[BaseModel], plan: WritePlan, partial: bool
 ) -> Endpoint:
+    upsert = res.upsert and not partial
+
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
-        item_id = kwargs["item_id"]
+        ident = item_ident(res, kwargs)
         where = scope_of(res, kwargs)
         match = parse_if_match(res, kwargs.get("if_match"))
         model: BaseModel = kwargs["body"]
         values = model.model_dump(include=model.model_fields_set) if partial else model.model_dump()
-        _check_body_key(res, item_id, values)
-        values, relations = _split(res, plan, values)
-        values = _stamped(values, kwargs, res)
+        _check_body_key(res, ident, values)
+        values, relations = split(plan, values)
+        values = stamped(values, kwargs, res)
+        hooks: Any = kwargs.get("hooks")
+        original = dict(values) if upsert else values
+        if res.has_hook("before_update"):
+            await hooks.before_update(session, ident, values)
         if not values and match.versions is None:
             if relations:
-                row = (await execute(session, res.queries.exists(item_id, where))).first()
+                row = (await execute(session, res.queries.exists(ident, where))).first()
             else:
-                row = await load(res, session, item_id, where)
+                row = await load(res, session, ident, where)
         else:
-            statement = res.queries.update(item_id, values, where, match.versions)
+            statement = res.queries.update(ident, values, where, match.versions)
             row = (await execute(session, statement, res=res, values=values)).first()
         if row is None:
-            raise await _missing_or_stale(res, session, kwargs, where, match)
+            if upsert and match.versions is None:
+                fresh = {**original, **_key_values(res, ident)}
+                if res.has_hook("before_create"):
+                    await hooks.before_create(session, fresh)
+                await check_parent(res, session, kwargs)
+                statement = res.queries.insert_missing(fresh, session.get_bind().dialect.name)
+                created = (await execute(session, statement, res=res, values=fresh)).first()
+                if created is not None:
+                    return await _upserted(res, session, kwargs, created, relations)
+                # Another request created it meanwhile: replace what it wrote.
+                statement = res.queries.update(ident, values, where)
+                row = (await execute(session, statement, res=res, values=values)).first()
+            if row is None:
+                raise await _missing_or_stale(res, session, kwargs, where, match)
         related = False
+        after = hooks.after_update if res.has_hook("after_update") else None
         if relations:
-            related = await write_relations(session, plan, item_id, relations)
+            related = await write_relations(session, plan, ident, relations)
             if not values and match.versions is None:
-                row = await load(res, session, item_id, where, fresh=True)
-                return await render(res, session, row)
-        return await render_written(res, session, row, 200, related)
+                # Only relationships were written: the row read before them is stale.
+                row = await load(res, session, ident, where, fresh=True)
+                return await render(res, session, row, 200, after)
+        if not values and match.versions is None:
+            return await render(res, session, row, 200, after)
+        return await render_written(res, session, row, 200, related, after)
 
     body = param("body", Annotated[schema, Body()])
-    params = [id_param(res), body, *if_match_param(res), *context_params(res, stamp=True)]
+    params = [
+        *key_params(res),
+        body,
+        *if_match_param(res),
+        *context_params(res, stamp=True, hooks=True),
+    ]
     return with_signature(endpoint, params, name)
 
 
+async def _upserted(
+    res: Resource,
+    session: AsyncSession,
+    kwargs: dict[str, Any],
+    row: Any,
+    relations: dict[str, Any],
+) -> Response:
+    related = False
+    if relations:
+        owner = res.queries.ident_of(row)
+        related = await write_relations(session, res.create_plan, owner, relations, True)
+    hooks: Any = kwargs.get("hooks")
+    after = hooks.after_create if res.has_hook("after_create") else None
+    return await render_written(res, session, row, 201, related, after)
+
+
 def make_replace(res: Resource, name: str) -> Endpoint:
-    """PUT {prefix}/{item_id}: every field of the create schema is written."""
-    return _make_write(res, name, res.create_schema, res.create_plan, partial=False)
+    """PUT {prefix}/{item_id}: every field of the create schema is written; with upsert, a
+    missing row is created (201)."""
+    return _make_write(res, name, res.replace_schema, res.create_plan, partial=False)
 
 
 def make_update(res: Resource, name: str) -> Endpoint:
@@ -172,16 +250,19 @@ def make_update(res: Resource, name: str) -> Endpoint:
 
 
 def make_delete(res: Resource, name: str) -> Endpoint:
-    """DELETE {prefix}/{item_id}: 204 with no body."""
+    """DELETE {prefix}/{item_id}: 204 with no body; a mark instead when soft delete is on."""
 
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
-        item_id = kwargs["item_id"]
+        ident = item_ident(res, kwargs)
         where = scope_of(res, kwargs)
         match = parse_if_match(res, kwargs.get("if_match"))
-        if res.queries.orm_delete:
+        hooks: Any = kwargs.get("hooks")
+        if res.has_hook("before_delete"):
+            await hooks.before_delete(session, ident)
+        if res.queries.orm_delete and res.soft is None:
             # Relationship cascades run only through the ORM: lock, check, then delete.
-            obj = (await execute(session, res.queries.orm_one(item_id, where))).scalars().first()
+            obj = (await execute(session, res.queries.orm_one(ident, where))).scalars().first()
             key = res.info.version_key
             current = getattr(obj, key) if obj is not None and key else None
             if obj is None or (match.versions is not None and current not in match.versions):
@@ -192,10 +273,31 @@ def make_delete(res: Resource, name: str) -> Endpoint:
             except (SQLAlchemyError, OverflowError) as exc:
                 raise_db_error(exc, "delete")
         else:
-            statement = res.queries.delete(item_id, where, match.versions)
+            statement = res.queries.delete(ident, where, match.versions)
             if (await execute(session, statement, "delete")).first() is None:
                 raise await _missing_or_stale(res, session, kwargs, where, match)
+        if res.has_hook("after_delete"):
+            await hooks.after_delete(session, ident)
         return Response(status_code=204)
 
-    params = [id_param(res), *if_match_param(res), *context_params(res)]
+    params = [*key_params(res), *if_match_param(res), *context_params(res, hooks=True)]
     return with_signature(endpoint, params, name)
+
+
+def make_restore(res: Resource, name: str) -> Endpoint:
+    """POST {prefix}/{item_id}/restore: clear a soft-delete mark; 404 unless the row is
+    soft-deleted."""
+
+    async def endpoint(**kwargs: Any) -> Response:
+        session: AsyncSession = kwargs["session"]
+        ident = item_ident(res, kwargs)
+        statement = res.queries.restore(ident, scope_of(res, kwargs))
+        row = (await execute(session, statement)).first()
+        if row is None:
+            parent = res.parent
+            if parent is not None:
+                await check_parent(res, session, kwargs)
+            raise not_found(f"Deleted {res.info.resource}", res.info.describe(ident))
+        return await render_written(res, session, row)
+
+    return with_signature(endpoint, [*key_params(res), *context_params(res)], name)

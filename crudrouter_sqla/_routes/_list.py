@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -62,7 +62,7 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-def _filter_field(spec: FilterSpec) -> tuple[Any, Any]:
+def filter_field(spec: FilterSpec) -> tuple[Any, Any]:
     """The query-model field of one filter: its type and bounds, named by its alias."""
     description = f"{spec.field} {_DESCRIPTIONS[spec.op]}"
     if spec.op in ("in", "not_in"):
@@ -143,8 +143,16 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
                 description=f"Text to find in {searched}, ignoring case.",
             ),
         )
+    if res.soft is not None and res.expose_deleted:
+        fields["deleted"] = (
+            DeletedMode | None,
+            Field(
+                None,
+                description="Soft-deleted rows: `exclude` (default), `include` or `only`.",
+            ),
+        )
     for i, filter_spec in enumerate(spec.filters):
-        fields[f"f{i}"] = _filter_field(filter_spec)
+        fields[f"f{i}"] = filter_field(filter_spec)
     model: type[BaseModel] = create_model(
         f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
     )
@@ -170,6 +178,17 @@ async def _count(
         return int(plan[0]["Plan"]["Plan Rows"])
     result: int = (await execute(session, res.queries.count(where, joins))).scalar_one()
     return result
+
+
+DeletedMode = Literal["exclude", "include", "only"]
+
+
+def deleted_where(res: Resource, mode: DeletedMode | None) -> list[Clause]:
+    """The soft-delete condition of a list or bulk write: live rows unless asked otherwise."""
+    soft = res.soft
+    if soft is None or mode == "include":
+        return []
+    return [soft.deleted() if mode == "only" else soft.alive()]
 
 
 def make_list(res: Resource, name: str) -> Endpoint:
@@ -212,6 +231,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
                 joins.extend(s.joins)
         where += [kw[n] for n in custom_names if kw[n] is not None]
         where += scope_of(res, kw)
+        where += deleted_where(res, query.get("deleted"))
         text = query.get("q")
         if text:
             where.append(spec.search_clause(text))

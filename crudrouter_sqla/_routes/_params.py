@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .._model import KeyPart
 from .._query import Clause
 from ._resource import Endpoint, Resource
 
 RESERVED = frozenset(
-    {"session", "scope", "stamp", "body", "item_id", "query", "request", "if_match"}
+    {"session", "scope", "stamp", "hooks", "body", "item_id", "query", "request", "if_match"}
 )
 """Parameter names the endpoints use themselves; a parent key may not take one."""
 
@@ -31,9 +32,11 @@ def with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) -
     return func
 
 
-def context_params(res: Resource, *, stamp: bool = False) -> list[inspect.Parameter]:
-    """The parent key, the session, and the scope and stamp dependencies where the router has
-    them."""
+def context_params(
+    res: Resource, *, stamp: bool = False, hooks: bool = False
+) -> list[inspect.Parameter]:
+    """The parent key, the session, and the scope, stamp and hooks dependencies where the router
+    has them."""
     params = []
     parent = res.parent
     if parent is not None:
@@ -46,6 +49,8 @@ def context_params(res: Resource, *, stamp: bool = False) -> list[inspect.Parame
         params.append(param("scope", Annotated[Any, Depends(res.scope)]))
     if stamp and res.stamp is not None:
         params.append(param("stamp", Annotated[Any, Depends(res.stamp)]))
+    if hooks and res.hooks is not None:
+        params.append(param("hooks", Annotated[Any, Depends(res.hooks)]))
     return params
 
 
@@ -61,7 +66,40 @@ def scope_of(res: Resource, kwargs: dict[str, Any]) -> list[Clause]:
     return where
 
 
-def id_param(res: Resource) -> inspect.Parameter:
+def path_parts(res: Resource) -> list[KeyPart]:
+    """The key columns an item path names: all of them, but the parent's key of a nested
+    resource comes from the parent's segment."""
+    parent = res.parent
+    return [p for p in res.info.key if parent is None or p.key != parent.key]
+
+
+def item_path(res: Resource) -> str:
+    """``/{item_id}``, or one segment per key column of a composite key."""
+    if not res.info.composite:
+        return "/{item_id}"
+    return "".join(f"/{{{part.key}}}" for part in path_parts(res))
+
+
+def key_params(res: Resource) -> list[inspect.Parameter]:
+    """The path parameters of an item route, typed and bounded from their columns."""
     info = res.info
-    path = Path(description=f"The {info.pk_key} of the {info.resource}.", **info.pk_bounds())
-    return param("item_id", Annotated[info.pk_type, path])
+    if not info.composite:
+        path = Path(description=f"The {info.pk_key} of the {info.resource}.", **info.pk_bounds())
+        return [param("item_id", Annotated[info.pk_type, path])]
+    return [
+        param(
+            part.key,
+            Annotated[
+                part.type,
+                Path(description=f"The {part.key} of the {info.resource}.", **part.bounds()),
+            ],
+        )
+        for part in path_parts(res)
+    ]
+
+
+def item_ident(res: Resource, kwargs: dict[str, Any]) -> Any:
+    """The key a request names: a value, or a tuple in the mapper's key order."""
+    if not res.info.composite:
+        return kwargs["item_id"]
+    return tuple(kwargs[part.key] for part in res.info.key)

@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import Response
 from pydantic import BaseModel
 
-from .._model import ModelInfo, Parent, WritePlan
+from .._hooks import Hooks
+from .._model import ModelInfo, Parent, SoftDelete, WritePlan
 from .._query import DEFAULT_MAX_OFFSET, ListSpec, Queries
 from ._serialize import Serializer
 
@@ -26,6 +27,7 @@ class Resource:
     queries: Queries
     serializer: Serializer
     create_schema: type[BaseModel]
+    replace_schema: type[BaseModel]
     update_schema: type[BaseModel]
     session: Callable[..., Any]
     filters: Sequence[Callable[..., Any]]
@@ -39,3 +41,14 @@ class Resource:
     stamp: Callable[..., Any] | None = None
     require_if_match: bool = False
     max_offset: int = DEFAULT_MAX_OFFSET
+    soft: SoftDelete | None = None
+    expose_deleted: bool = True
+    hooks: type[Hooks] | None = None
+    hook_names: frozenset[str] = frozenset()
+    upsert: bool = False
+    max_bulk: int = 1000
+    conflict_target: tuple[str, ...] = ()
+    unfiltered_writes: bool = False
+
+    def has_hook(self, name: str) -> bool:
+        return name in self.hook_names

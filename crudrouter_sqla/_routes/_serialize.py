@@ -22,12 +22,30 @@ class Serializer:
     def __init__(self, schema: type[BaseModel]) -> None:
         self.schema = schema
         self.item = TypeAdapter(schema)
+        self.items = TypeAdapter(list[schema])  # type: ignore[valid-type]
         self.page = TypeAdapter(Page[schema])  # type: ignore[valid-type]
         self._subsets: dict[tuple[str, ...], TypeAdapter[Any]] = {}
 
     def one(self, row: Any) -> bytes:
         """The JSON of one item."""
         return self.item.dump_json(self.item.validate_python(row, from_attributes=True))
+
+    def validate(self, row: Any) -> BaseModel:
+        """One row as the read schema."""
+        item: BaseModel = self.item.validate_python(row, from_attributes=True)
+        return item
+
+    def dump(self, item: BaseModel) -> bytes:
+        """The JSON of a read-schema item."""
+        return self.item.dump_json(item)
+
+    def many_items(self, rows: Sequence[Any]) -> bytes:
+        """The JSON list of several rows."""
+        return self.items.dump_json(self.items.validate_python(rows, from_attributes=True))
+
+    def dump_list(self, items: Sequence[BaseModel]) -> bytes:
+        """The JSON list of read-schema items."""
+        return self.items.dump_json(list(items))
 
     def many(
         self,

@@ -1,0 +1,254 @@
+"""Bulk writes, each route opt-in: insert many rows (``POST {prefix}/bulk``, optionally
+``ON CONFLICT``), and update or delete every row that matches filters (``PATCH {prefix}``,
+``DELETE {prefix}``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .._query import Clause, query_error
+from ..core import translate_error
+from ._execute import execute, raise_db_error
+from ._items import split, stamped
+from ._list import deleted_where, filter_field
+from ._params import context_params, param, scope_of, with_signature
+from ._resource import JSON, Endpoint, Resource
+
+OnConflict = Literal["error", "ignore", "update"]
+
+
+class BulkCount(BaseModel):
+    """How many rows a bulk update or delete changed."""
+
+    count: int = Field(description="The number of rows written.")
+
+
+def bulk_body(res: Resource) -> Any:
+    """The body of ``POST {prefix}/bulk``: a list of create bodies, at most ``max_bulk``."""
+    return Annotated[
+        list[res.create_schema],  # type: ignore[name-defined]
+        Body(min_length=1, max_length=res.max_bulk, description="The rows to insert, in order."),
+    ]
+
+
+async def _failing_index(
+    res: Resource, session: AsyncSession, rows: list[dict[str, Any]], exc: BaseException
+) -> HTTPException | RequestValidationError:
+    """Which row made a bulk insert fail: the transaction is rolled back, then the rows are
+    inserted one by one (and rolled back again) until one fails."""
+    await session.rollback()
+    for index, values in enumerate(rows):
+        try:
+            connection = await session.connection()
+            await connection.execute(insert(res.info.table).values(values))
+        except (SQLAlchemyError, OverflowError) as failure:
+            await session.rollback()
+            try:
+                raise_db_error(failure, "write", res, values, prefix=f"item {index}")
+            except (HTTPException, RequestValidationError) as http:
+                return http
+    await session.rollback()
+    error = translate_error(exc)
+    assert error is not None
+    try:
+        raise_db_error(exc, "write", res, rows[0] if rows else None)
+    except (HTTPException, RequestValidationError) as http:
+        return http
+
+
+def _validate(_session: Any, serializer: Any, obj: Any) -> BaseModel:
+    item: BaseModel = serializer.validate(obj)
+    return item
+
+
+def _conflict_insert(res: Resource, dialect: str, mode: OnConflict, keys: set[str]) -> Any:
+    table = res.info.table
+    target = list(res.conflict_target) or [p.column.name for p in res.info.key]
+    if dialect == "postgresql":
+        statement: Any = pg_insert(table)
+    elif dialect == "sqlite":
+        statement = sqlite_insert(table)
+    else:
+        raise query_error("on_conflict", f"on_conflict needs PostgreSQL or SQLite, not {dialect}")
+    if mode == "ignore":
+        return statement.on_conflict_do_nothing(index_elements=target)
+    written = [c.key for c in table.columns if c.name not in target and c.key in keys]
+    if not written:
+        return statement.on_conflict_do_nothing(index_elements=target)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=target, set_={name: excluded[name] for name in written}
+    )
+
+
+def make_bulk_create(res: Resource, name: str) -> Endpoint:
+    """POST {prefix}/bulk: insert every row in one transaction; 201 with the rows in order."""
+    queries = res.queries
+
+    async def endpoint(**kwargs: Any) -> Response:
+        session: AsyncSession = kwargs["session"]
+        hooks: Any = kwargs.get("hooks")
+        mode: OnConflict = kwargs.get("on_conflict") or "error"
+        rows: list[dict[str, Any]] = []
+        for body in kwargs["body"]:
+            values, _relations = split(res.create_plan, body.model_dump())
+            values = stamped(values, kwargs, res)
+            if res.has_hook("before_create"):
+                await hooks.before_create(session, values)
+            rows.append(queries.row_values(values))
+        if mode == "error":
+            statement: Any = insert(res.info.table)
+        else:
+            statement = _conflict_insert(res, session.get_bind().dialect.name, mode, set(rows[0]))
+        statement = statement.returning(*queries.returning, sort_by_parameter_order=True)
+        try:
+            connection = await session.connection()
+            written = (await connection.execute(statement, rows)).all()
+        except (SQLAlchemyError, OverflowError) as exc:
+            if translate_error(exc) is None:
+                raise
+            raise await _failing_index(res, session, rows, exc) from exc
+        serializer = res.serializer
+        items: list[Any] = []
+        if queries.uses_orm or res.has_hook("after_create"):
+            for row in written:
+                loaded = row
+                if queries.uses_orm:
+                    statement_one, params = queries.one(queries.ident_of(row), [], alive=False)
+                    loaded = (await execute(session, statement_one, params=params)).one()
+                    item = await session.run_sync(_validate, serializer, loaded[0])
+                else:
+                    item = serializer.validate(loaded)
+                if res.has_hook("after_create"):
+                    await hooks.after_create(session, item)
+                items.append(item)
+            body = serializer.dump_list(items)
+        else:
+            body = serializer.many_items(written)
+        return Response(body, status_code=201, media_type=JSON)
+
+    params = [param("body", bulk_body(res))]
+    if res.upsert or res.conflict_target:
+        description = (
+            "`error` (default): a conflicting row fails the request; `ignore`: conflicting rows "
+            "are skipped (and left out of the answer); `update`: they are overwritten."
+        )
+        on_conflict = Annotated[OnConflict | None, Query(description=description)]
+        params.append(param("on_conflict", on_conflict, None))
+    params += context_params(res, stamp=True, hooks=True)
+    return with_signature(endpoint, params, name)
+
+
+def _filter_model(res: Resource, name: str) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for i, spec in enumerate(res.listing.filters):
+        fields[f"f{i}"] = filter_field(spec)
+    if res.soft is not None and res.expose_deleted:
+        fields["deleted"] = (
+            Literal["exclude", "include", "only"] | None,
+            Field(None, description="Soft-deleted rows: `exclude` (default), `include`, `only`."),
+        )
+    model: type[BaseModel] = create_model(
+        f"{name}_filters", __config__=ConfigDict(extra="ignore"), **fields
+    )
+    return model
+
+
+def _where(res: Resource, kw: dict[str, Any]) -> list[Clause]:
+    """The rows a bulk write touches: its filters, the scope and the parent."""
+    request: Request = kw["request"]
+    spec = res.listing
+    allowed = {s.alias for s in spec.filters} | (
+        {"deleted"} if res.soft is not None and res.expose_deleted else set()
+    )
+    for key in request.query_params:
+        if key not in allowed:
+            raise query_error(key, f"unknown filter; allowed: {', '.join(sorted(allowed))}")
+    query = kw["query"].__dict__
+    where: list[Clause] = []
+    joins: list[str] = []
+    for i, filter_spec in enumerate(spec.filters):
+        value = query[f"f{i}"]
+        if value is not None:
+            where.append(spec.filter_clause(filter_spec, value))
+            joins.extend(filter_spec.joins)
+    if not where and not res.unfiltered_writes:
+        raise query_error(
+            "filters",
+            "a bulk write needs at least one filter; the router does not allow writing to "
+            "every row at once",
+        )
+    conditions = [*where, *scope_of(res, kw), *deleted_where(res, query.get("deleted"))]
+    if joins:
+        # Conditions on joined relations pick the keys first; UPDATE and DELETE cannot join.
+        table = res.info.table
+        keys = res.queries.joins.apply(select(res.queries.pk).select_from(table), joins)
+        return [res.queries.pk.in_(keys.where(*conditions))]
+    return conditions
+
+
+def make_bulk_update(res: Resource, name: str) -> Endpoint:
+    """PATCH {prefix}: one UPDATE of every row that matches the filters; answers the count."""
+    query_model = _filter_model(res, name)
+
+    async def endpoint(**kw: Any) -> Response:
+        session: AsyncSession = kw["session"]
+        model: BaseModel = kw["body"]
+        values, relations = split(res.update_plan, model.model_dump(include=model.model_fields_set))
+        if relations:
+            raise query_error("body", "a bulk update cannot write relationships")
+        values = stamped(values, kw, res)
+        for part in res.info.key:
+            values.pop(part.key, None)
+        where = _where(res, kw)
+        if not values:
+            statement: Any = select(func.count()).select_from(res.info.table).where(*where)
+            count = (await execute(session, statement)).scalar_one()
+        else:
+            row = res.queries.row_values(values, bump_version=True)
+            statement = update(res.info.table).where(*where).values(row)
+            count = (await execute(session, statement, res=res, values=values)).rowcount
+        return Response(BulkCount(count=count).model_dump_json(), media_type=JSON)
+
+    params = [
+        param("request", Request),
+        param("query", Annotated[query_model, Query()]),
+        param("body", Annotated[res.update_schema, Body()]),
+        *context_params(res, stamp=True),
+    ]
+    return with_signature(endpoint, params, name)
+
+
+def make_bulk_delete(res: Resource, name: str) -> Endpoint:
+    """DELETE {prefix}: delete (or mark deleted) every row that matches the filters."""
+    query_model = _filter_model(res, name)
+
+    async def endpoint(**kw: Any) -> Response:
+        session: AsyncSession = kw["session"]
+        where = _where(res, kw)
+        table = res.info.table
+        if res.soft is not None:
+            alive = [*where, res.soft.alive()]
+            mark = {res.soft.column: res.soft.mark()}
+            statement: Any = update(table).where(*alive).values(mark)
+        else:
+            statement = sa_delete(table).where(*where)
+        count = (await execute(session, statement, "delete")).rowcount
+        return Response(BulkCount(count=count).model_dump_json(), media_type=JSON)
+
+    params = [
+        param("request", Request),
+        param("query", Annotated[query_model, Query()]),
+        *context_params(res),
+    ]
+    return with_signature(endpoint, params, name)
