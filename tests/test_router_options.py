@@ -56,7 +56,7 @@ def test_misconfiguration_raises_when_the_router_is_built(args, kwargs, message)
         CRUDRouter(*args, **kwargs)
 
 
-def test_composite_primary_key_is_refused():
+def test_composite_primary_key_gets_a_segment_per_column():
     reg = registry()
     table = Table(
         "pairs",
@@ -75,8 +75,9 @@ def test_composite_primary_key_is_refused():
         a: int
         b: int
 
-    with pytest.raises(ConfigurationError, match="composite primary key"):
-        CRUDRouter(Pair, PairRead)
+    router = CRUDRouter(Pair, PairRead)
+    paths = {getattr(route, "path", "") for route in router.routes}
+    assert "/pairs/{a}/{b}" in paths
 
 
 def test_model_without_primary_key_is_refused():

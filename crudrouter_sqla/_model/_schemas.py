@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import BaseModel, create_model
 from pydantic.fields import FieldInfo
@@ -89,10 +89,8 @@ def derive_replace_schema(info: ModelInfo, create_schema: type[BaseModel]) -> ty
     fields: dict[str, Any] = {}
     for name, field in create_schema.model_fields.items():
         if name in keys:
-            fields[name] = (
-                field.annotation | None,
-                FieldInfo.merge_field_infos(field, default=None),
-            )
+            optional = FieldInfo.merge_field_infos(field, default=None)
+            fields[name] = (Optional[field.annotation], optional)  # noqa: UP045
         else:
             fields[name] = _copy_field(field)
     return create_model(
