@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .routes import Route
+from .routes import BULK_ROWS, Route
 from .server import HOST, ROOT
 
 WARMUP = 2.0
@@ -124,6 +124,8 @@ def wrk_script(route: Route) -> str:
         )
     elif route.body == "patch":
         body = "string.format('{\"age\": %d}', math.random(0, 99))"
+    elif route.body == "bulk":
+        body = "bulk_body()"
     return f"""-- made by benchmarks/measure.py for route {route.name}
 local prefix = "bench"
 local headers = {{["Content-Type"] = "application/json"}}
@@ -134,6 +136,16 @@ function init(args)
   local seed = 0
   for i = 1, #prefix do seed = (seed * 31 + prefix:byte(i)) % 2147483647 end
   math.randomseed(seed)
+end
+
+function bulk_body()
+  local parts = {{}}
+  for i = 1, {BULK_ROWS} do
+    counter = counter + 1
+    parts[i] = string.format('{{"name": "%s-b%d", "secret_name": "Bench", "age": %d}}',
+      prefix, counter, math.random(0, 99))
+  end
+  return "[" .. table.concat(parts, ",") .. "]"
 end
 
 function request()

@@ -18,7 +18,10 @@ ROUTES = (
     "keyset_deep",
     "get_team",
     "list_team",
+    "bulk_create",
 )
+BULK_ROWS = 100
+"""Rows in one ``bulk_create`` request (crud only: ``POST /heroes/bulk``)."""
 DEFAULT_ROUTES = ("get", "list", "list_deep", "create", "patch")
 VARIANTS = ("crud", "handwritten", "ceiling")
 BASELINE = "handwritten"
@@ -107,6 +110,8 @@ def route_for(name: str, db: str, variant: str) -> Route:
         crud_filter_only = variant == "crud" and not crud_query_language()
         query = CRUD_FILTERED_QUERY if crud_filter_only else FILTERED_QUERY
         return Route(name, "GET", f"/heroes?{query}", rows)
+    if name == "bulk_create":
+        return Route(name, "POST", "/heroes/bulk", rows, body="bulk")
     if name == "get_team":
         return Route(name, "GET", "/heroes-with-team/{id}", rows)
     if name == "list_team":
@@ -143,4 +148,13 @@ class RequestMaker:
             body = json.dumps(hero).encode()
         elif route.body == "patch":
             body = json.dumps({"age": self.rng.randint(0, 99)}).encode()
+        elif route.body == "bulk":
+            heroes = []
+            for _ in range(BULK_ROWS):
+                self.counter += 1
+                name = f"{self.prefix}-b{self.counter}"
+                heroes.append(
+                    {"name": name, "secret_name": "Bench", "age": self.rng.randint(0, 99)}
+                )
+            body = json.dumps(heroes).encode()
         return Request(route.method, target, body)

@@ -44,6 +44,7 @@ ORDER = (
     "get_team",
     "list_team",
     "create",
+    "bulk_create",
     "patch",
 )
 NOISY = 0.1  # cores of CPU used by other programs during a measurement worth a warning

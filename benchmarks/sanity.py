@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import READ_KEYS, TEAM_READ_KEYS
-from .routes import ROWS, RequestMaker, Route, caveat
+from .routes import BULK_ROWS, ROWS, RequestMaker, Route, caveat
 from .server import fetch
 
 PAGE_KEYS = {"items", "total"}
@@ -43,6 +43,11 @@ class SanityChecker:
                     self._filtered(variant, label, body)
                 elif route.name in ("list_deep", "list_team"):
                     self._same(variant, route.name, _common(body))
+            elif route.name == "bulk_create":
+                if not isinstance(body, list) or len(body) != BULK_ROWS:
+                    raise SanityError(f"{variant} {label}: expected {BULK_ROWS} rows")
+                for item in body:
+                    self._item(variant, label, item)
             else:
                 self._item(variant, label, body)
 

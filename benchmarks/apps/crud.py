@@ -36,6 +36,7 @@ app.include_router(
         update_schema=HeroUpdate,
         session=db.session,
         cursor_secret=CURSOR_SECRET,
+        bulk_create_route=True,
         **listing_options(),
     )
 )

@@ -91,6 +91,37 @@ def _conflict_insert(res: Resource, dialect: str, mode: OnConflict, keys: set[st
     )
 
 
+async def _insert_rows(
+    res: Resource, session: AsyncSession, rows: list[dict[str, Any]], mode: OnConflict
+) -> list[Any]:
+    """Insert the rows with multi-row INSERT ... RETURNING statements, and give the rows back
+    in the order they were sent (ignored conflicts left out)."""
+    queries = res.queries
+    if mode == "error":
+        base: Any = insert(res.info.table)
+    else:
+        base = _conflict_insert(res, session.get_bind().dialect.name, mode, set(rows[0]))
+    connection = await session.connection()
+    # One statement per batch of rows (SQLAlchemy's "insertmanyvalues"), compiled once.
+    statement = base.returning(*queries.returning)
+    written: list[Any] = list((await connection.execute(statement, rows)).all())
+    return _in_sent_order(res, rows, written)
+
+
+def _in_sent_order(res: Resource, rows: list[dict[str, Any]], written: list[Any]) -> list[Any]:
+    """RETURNING does not promise an order: match rows to what was sent by their key, or, for
+    keys the database makes, by their (increasing) key."""
+    queries = res.queries
+    parts = res.info.key
+    if any(part.column.key not in rows[0] for part in parts):
+        return sorted(written, key=queries.ident_of)
+    position: dict[Any, int] = {}
+    for index, values in enumerate(rows):
+        key = tuple(values[part.column.key] for part in parts)
+        position.setdefault(key[0] if len(key) == 1 else key, index)
+    return sorted(written, key=lambda row: position.get(queries.ident_of(row), len(rows)))
+
+
 def make_bulk_create(res: Resource, name: str) -> Endpoint:
     """POST {prefix}/bulk: insert every row in one transaction; 201 with the rows in order."""
     queries = res.queries
@@ -106,14 +137,8 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
             if res.has_hook("before_create"):
                 await hooks.before_create(session, values)
             rows.append(queries.row_values(values))
-        if mode == "error":
-            statement: Any = insert(res.info.table)
-        else:
-            statement = _conflict_insert(res, session.get_bind().dialect.name, mode, set(rows[0]))
-        statement = statement.returning(*queries.returning, sort_by_parameter_order=True)
         try:
-            connection = await session.connection()
-            written = (await connection.execute(statement, rows)).all()
+            written = await _insert_rows(res, session, rows, mode)
         except (SQLAlchemyError, OverflowError) as exc:
             if translate_error(exc) is None:
                 raise
