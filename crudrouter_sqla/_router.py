@@ -24,7 +24,6 @@ from ._model import (
 )
 from ._query import (
     DEFAULT_MAX_OFFSET,
-    PROCESS_SECRET,
     CountMode,
     CursorCodec,
     FilterFields,
@@ -94,8 +93,9 @@ class CRUDRouter(APIRouter):
         count: how ``total`` is counted by default: ``"exact"``, ``"none"`` or
             ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere).
         strict_query: refuse (422) query parameters the list route does not declare.
-        cursor_secret: the key that signs cursors; share it between processes. Default: a
-            random key per process.
+        cursor_secret: an HMAC key that signs cursors, for cursors only this app can mint
+            (every process must share it). Default: none; cursors then carry a checksum under a
+            fixed key, and work on every worker and after restarts.
         max_offset: the deepest ``offset`` the list route accepts (deeper: 422 that points to
             cursor paging).
         max_body_size: the largest request body, in bytes, of create, replace and update (413).
@@ -230,7 +230,7 @@ class CRUDRouter(APIRouter):
             read_fields=read_fields,
             count=check_count_mode(count),
             strict=strict_query,
-            codec=CursorCodec(table, _secret(cursor_secret)),
+            codec=CursorCodec(table, cursor_secret),
         )
         self.resource = routes.Resource(
             info=info,
@@ -325,8 +325,3 @@ class _Spec:
     summary: str
     body: bool = False
 
-
-def _secret(secret: bytes | str | None) -> bytes:
-    if secret is None:
-        return PROCESS_SECRET
-    return secret.encode() if isinstance(secret, str) else secret
