@@ -324,4 +324,3 @@ class _Spec:
     responses: Responses
     summary: str
     body: bool = False
-

@@ -237,7 +237,7 @@ def test_statement_timeout_is_checked_when_the_database_is_built():
         with pytest.raises(ValueError, match="statement_timeout"):
             Database("sqlite+aiosqlite://", statement_timeout=bad)
     with pytest.raises(ValueError, match="statement_timeout"):
-        Database("mysql+aiomysql://u@h/db", statement_timeout=1)
+        Database("mssql+aioodbc://u@h/db", statement_timeout=1)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -9,6 +9,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -174,6 +175,38 @@ class PostgresServer:
                 self.stop("immediate")
             finally:
                 shutil.rmtree(self._base, ignore_errors=True)
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        pid_file = self._data / "postmaster.pid"
+        if not pid_file.exists():
+            return []
+        root = int(pid_file.read_text().split()[0])
+        children: dict[int, list[int]] = {}
+        for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
+    def freeze(self) -> None:
+        """Stop every process of the server (SIGSTOP): it accepts TCP connections (the kernel
+        does) but answers nothing, like a hung host."""
+        for pid in self.pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume a frozen server (SIGCONT), and any process it started meanwhile."""
+        for _ in range(2):
+            for pid in self.pids():
+                os.kill(pid, signal.SIGCONT)
 
     def create_database(self, name: str) -> None:
         """Create a database with ``psql`` (the server must be running).
