@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from crudrouter_sqla.core import Database
 from tests.models import Base
 from tests.support.pg import PostgresServer, find_pg_bindir
+from tests.support.pgbouncer import PgBouncer, find_pgbouncer
 
 _pg_status: list[str] = []
 _counter = itertools.count()
@@ -48,6 +49,53 @@ def pg_server() -> Iterator[PostgresServer | None]:
         server.cleanup()
 
 
+def _missing(what: str, install: str) -> None:
+    """Skip a test whose server is not installed; in CI, fail it."""
+    if _running_in_ci():
+        pytest.fail(f"CI must run {what}, but it is not installed ({install})")
+    pytest.skip(f"{what} is not installed ({install})")
+
+
+@pytest.fixture(scope="session")
+def pg_replica(pg_server: PostgresServer | None) -> Iterator[PostgresServer]:
+    """A streaming replica of ``pg_server`` (``pg_basebackup -R``) on its own port."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not available")
+    replica = pg_server.start_replica()
+    try:
+        yield replica
+    finally:
+        replica.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PostgresServer | None) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction pooling mode in front of ``pg_server``."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not available")
+    binary = find_pgbouncer()
+    if binary is None:
+        _missing("PgBouncer", "apt-get install pgbouncer")
+    assert binary is not None
+    bouncer = PgBouncer(pg_server, binary)
+    bouncer.start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.cleanup()
+
+
+async def new_pg_database(server: PostgresServer) -> str:
+    """Create an empty database on ``server``; return its name."""
+    name = f"t{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in _pg_status or ["not used by the selected tests"]:
         terminalreporter.write_line(f"PostgreSQL run: {line}", bold=True)
@@ -66,13 +114,7 @@ async def db_url(backend: str, tmp_path: Any, request: pytest.FixtureRequest) ->
     server: PostgresServer | None = request.getfixturevalue("pg_server")
     if server is None:
         pytest.skip("PostgreSQL is not available")
-    name = f"t{os.getpid()}_{next(_counter)}"
-    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return server.url(name)
+    return server.url(await new_pg_database(server))
 
 
 @pytest.fixture

@@ -219,6 +219,25 @@ class PostgresServer:
         conn = ["-h", "127.0.0.1", "-p", str(self._port), "-U", _PG_USER, "-d", "postgres"]
         self._run([*psql, *conn, "-c", f"CREATE DATABASE {ident}"], as_owner=False)
 
+    def start_replica(self) -> PostgresServer:
+        """A streaming replica of this (running) server: ``pg_basebackup -R`` into a new temp
+        dir, started on its own port. Clean it up with its `cleanup`.
+
+        Returns:
+            The replica; it is read-only (``pg_is_in_recovery()`` is true).
+        """
+        replica = PostgresServer(self._bindir)
+        basebackup = [str(self._bindir / "pg_basebackup"), "-D", str(replica._data), "-R"]
+        conn = ["-h", "127.0.0.1", "-p", str(self._port), "-U", _PG_USER, "-X", "stream"]
+        replica._run([*basebackup, *conn, "--no-sync", "-c", "fast"])
+        with (replica._data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"\nport = {replica._port}\nunix_socket_directories = '{replica._base}'\n"
+                "hot_standby = on\nhot_standby_feedback = on\n"
+            )
+        replica.start()
+        return replica
+
     def __enter__(self) -> PostgresServer:
         self.start()
         return self
