@@ -76,6 +76,8 @@ class CRUDRouter(APIRouter):
             parent is a 404.
         tags: OpenAPI tags; default ``[table name]``.
         session: the session dependency, such as ``db.session``; default the core ``Session``.
+            It must give an ``AsyncSession``: a synchronous ``Session`` dependency is refused
+            (`ConfigurationError`) where it can be told when the router is built, else a 500.
         dependencies: dependencies for every route of the router.
         default_limit: the page size when a client sends no ``limit``.
         max_limit: the largest ``limit`` a client may ask for.
@@ -238,7 +240,7 @@ class CRUDRouter(APIRouter):
             serializer=Serializer(schema),
             create_schema=create_schema,
             update_schema=update_schema,
-            session=session or default_session,
+            session=routes.session_dependency(session, default_session),
             filters=tuple(filters),
             default_limit=default_limit,
             max_limit=max_limit,

@@ -2,7 +2,8 @@
 
 Entry points: `Resource` (the parts a router assembles), the endpoint factories `make_list`,
 `make_get`, `make_create`, `make_replace`, `make_update` and `make_delete`, `RouteList` (routes
-declared by hand replace generated ones) and `limited_route_class` (body size limits).
+declared by hand replace generated ones), `limited_route_class` (body size limits) and
+`session_dependency` (the ``session`` option, checked).
 """
 
 from ._items import make_create, make_delete, make_get, make_replace, make_update
@@ -12,6 +13,7 @@ from ._params import RESERVED
 from ._resource import Endpoint, Resource
 from ._route_list import RouteList
 from ._serialize import Serializer
+from ._session import session_dependency
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -27,4 +29,5 @@ __all__ = [
     "make_list",
     "make_replace",
     "make_update",
+    "session_dependency",
 ]

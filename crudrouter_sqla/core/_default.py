@@ -55,6 +55,8 @@ async def default_session(
     return session
 
 
+default_session.__crudrouter_sqla_session__ = True  # type: ignore[attr-defined]
+
 Session = Annotated[AsyncSession, Depends(default_session)]
 """The request's `AsyncSession` on the default database, committed before the response is sent.
 
