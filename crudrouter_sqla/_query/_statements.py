@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, delete, func, insert, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import lazyload
-from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
+from sqlalchemy.sql.dml import (
+    Delete,
+    Insert,
+    ReturningDelete,
+    ReturningInsert,
+    ReturningUpdate,
+    Update,
+)
 
 from .._model import Embed, Joins, ModelInfo
 from ._filters import Clause
@@ -146,11 +153,19 @@ class Queries:
 
     def insert(self, values: dict[str, Any]) -> ReturningInsert[Any]:
         """Insert a row from attribute values, returning the read columns (or the key)."""
+        return self.plain_insert(values).returning(*self._returning)
+
+    def plain_insert(self, values: dict[str, Any]) -> Insert:
+        """`insert` without RETURNING, for databases without it (then `read_back`)."""
         row = self._row(values)
         generator = self.info.version_generator
         if self.version is not None and generator is not None:
             row[self.version] = generator(None)
-        return insert(self.info.table).values(row).returning(*self._returning)
+        return insert(self.info.table).values(row)
+
+    def read_back(self, item_id: Any) -> Select[Any]:
+        """Select by key what `insert` and `update` return, for databases without RETURNING."""
+        return select(*self._returning).select_from(self.info.table).where(self.pk == item_id)
 
     def update(
         self,
@@ -160,6 +175,16 @@ class Queries:
         versions: Sequence[Any] | None = None,
     ) -> ReturningUpdate[Any]:
         """Update one row by key; with ``versions``, only while its version is one of them."""
+        return self.plain_update(item_id, values, where, versions).returning(*self._returning)
+
+    def plain_update(
+        self,
+        item_id: Any,
+        values: dict[str, Any],
+        where: Sequence[Clause] = (),
+        versions: Sequence[Any] | None = None,
+    ) -> Update:
+        """`update` without RETURNING, for databases without it (then `read_back`)."""
         row = self._row(values)
         conditions = [self.pk == item_id, *where]
         if self.version is not None:
@@ -172,13 +197,19 @@ class Queries:
                     row[self.version] = self.version + 1
                 else:
                     row[self.version] = generator(versions[0] if versions else None)
-        return sa_update(self.info.table).where(*conditions).values(row).returning(*self._returning)
+        return sa_update(self.info.table).where(*conditions).values(row)
 
     def delete(
         self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
     ) -> ReturningDelete[Any]:
         """Delete one row by key, returning its key."""
+        return self.plain_delete(item_id, where, versions).returning(self.pk)
+
+    def plain_delete(
+        self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
+    ) -> Delete:
+        """`delete` without RETURNING, for databases without it (then its row count)."""
         conditions = [self.pk == item_id, *where]
         if self.version is not None and versions is not None:
             conditions.append(self.version.in_(versions))
-        return delete(self.info.table).where(*conditions).returning(self.pk)
+        return delete(self.info.table).where(*conditions)

@@ -17,6 +17,7 @@ from ._execute import execute, load, raise_db_error, render, render_written
 from ._params import context_params, id_param, param, scope_of, with_signature
 from ._relation_writes import check_relation_values, write_relations
 from ._resource import Endpoint, Resource
+from ._returning import delete_row, insert_row, update_row
 from ._versions import IfMatch, if_match_param, parse_if_match
 
 
@@ -77,8 +78,7 @@ def make_create(res: Resource, name: str) -> Endpoint:
             parent_id = kwargs[parent.key]
             if (await execute(session, parent.exists(parent_id))).first() is None:
                 raise not_found(parent.info.resource, parent_id)
-        result = await execute(session, res.queries.insert(values), res=res, values=values)
-        row = result.one()
+        row = await insert_row(session, res, values)
         related = False
         if relations:
             owner = row._mapping[KEY_LABEL]
@@ -144,8 +144,7 @@ def _make_write(
             else:
                 row = await load(res, session, item_id, where)
         else:
-            statement = res.queries.update(item_id, values, where, match.versions)
-            row = (await execute(session, statement, res=res, values=values)).first()
+            row = await update_row(session, res, item_id, values, where, match.versions)
         if row is None:
             raise await _missing_or_stale(res, session, kwargs, where, match)
         related = False
@@ -192,8 +191,7 @@ def make_delete(res: Resource, name: str) -> Endpoint:
             except (SQLAlchemyError, OverflowError) as exc:
                 raise_db_error(exc, "delete")
         else:
-            statement = res.queries.delete(item_id, where, match.versions)
-            if (await execute(session, statement, "delete")).first() is None:
+            if not await delete_row(session, res, item_id, where, match.versions):
                 raise await _missing_or_stale(res, session, kwargs, where, match)
         return Response(status_code=204)
 
