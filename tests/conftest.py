@@ -110,7 +110,9 @@ def mariadb_server() -> Iterator[MariaDBServer | None]:
     if binaries is None:
         if _running_in_ci():
             pytest.fail("CI must run MariaDB, but no server binaries were found")
-        _mariadb_status.append("SKIPPED: no MariaDB server binaries (apt-get install mariadb-server)")
+        _mariadb_status.append(
+            "SKIPPED: no MariaDB server binaries (apt-get install mariadb-server)"
+        )
         yield None
         return
     server = MariaDBServer(binaries)

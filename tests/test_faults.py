@@ -167,6 +167,8 @@ def slow_app(db: Database, seconds: float) -> FastAPI:
     async def slow(session: AsyncSession = Depends(db.session)) -> dict[str, Any]:
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+        elif session.get_bind().dialect.name in ("mysql", "mariadb"):
+            await session.execute(text("SELECT SLEEP(:s)"), {"s": seconds})
         else:
             # SQLite has no sleep: count to a number that takes about that long.
             n = int(seconds * 20_000_000)

@@ -85,3 +85,11 @@ async def test_a_sync_session_seen_only_at_request_time_is_a_clear_500(
     assert "not an AsyncSession" in detail and "db.session" in detail, detail
     assert "db.session" in caplog.text
     engine.dispose()
+
+
+def test_a_dialect_the_router_cannot_serve_is_refused_naming_it(monkeypatch):
+    db = Database("sqlite+aiosqlite://")
+    # As if the URL named a database of another dialect (its driver need not be installed).
+    monkeypatch.setattr(db, "url", db.url.set(drivername="mssql+aioodbc"))
+    with pytest.raises(ConfigurationError, match="'mssql' dialect"):
+        CRUDRouter(Hero, HeroRead, session=db.session)

@@ -80,6 +80,9 @@ def session_dependency(dep: Any, default: Any) -> Any:
     if not callable(dep):
         raise ConfigurationError(f"session must be a dependency (callable), got {dep!r}")
     if getattr(dep, "__crudrouter_sqla_session__", False):
+        database = getattr(dep, "__crudrouter_sqla_database__", None)
+        if database is not None:
+            check_dialect(database.url.get_backend_name(), database.safe_url)
         return dep  # db.session, db.primary_session, core.default_session
     func = dep if inspect.isroutine(dep) else getattr(dep, "__call__", dep)  # noqa: B004
     if inspect.isgeneratorfunction(func):
@@ -87,6 +90,24 @@ def session_dependency(dep: Any, default: Any) -> Any:
     if _returns_sync_session(func):
         raise _refuse(dep, "is annotated to give a synchronous Session")
     return _checked(dep)
+
+
+SUPPORTED_DIALECTS = {
+    "postgresql": "PostgreSQL",
+    "sqlite": "SQLite",
+    "mariadb": "MariaDB",
+    "mysql": "MySQL",
+}
+
+
+def check_dialect(dialect: str, url: str) -> None:
+    """Refuse a database the routes cannot serve correctly (their SQL, error translation and
+    write paths are written and tested for these dialects only)."""
+    if dialect not in SUPPORTED_DIALECTS:
+        raise ConfigurationError(
+            f"CRUDRouter cannot serve the {dialect!r} dialect ({url}); it serves PostgreSQL, "
+            "SQLite, MariaDB (10.11 or newer) and MySQL (8 or newer)"
+        )
 
 
 def _checked(dep: Any) -> Any:

@@ -408,4 +408,5 @@ def _new_session_dependency(db: Database, *, replicas: bool) -> SessionDependenc
         f"The request's session on {db.safe_url}{where}; committed before the response."
     )
     session.__crudrouter_sqla_session__ = True  # type: ignore[attr-defined]
+    session.__crudrouter_sqla_database__ = db  # type: ignore[attr-defined]
     return session

@@ -326,7 +326,8 @@ def _translate_raw(exc: BaseException) -> DatabaseError | None:
         return None
     mysql = _mysql_error(exc)
     if mysql is not None:
-        return _mysql_translate(*mysql, "write", None)
+        # As for SQLSTATEs below: constraint violations arrive wrapped by SQLAlchemy.
+        return InvalidValue() if mysql[0] in _MYSQL_INVALID else _mysql_unavailable(mysql[0])
     state = _sqlstate(exc)
     if state is not None:
         if state.startswith("22"):

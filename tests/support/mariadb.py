@@ -1,4 +1,4 @@
-"""Throwaway MariaDB (or MySQL) servers for the test suite, like `tests.support.pg` (stdlib only)."""
+"""Throwaway MariaDB servers for the test suite, like `tests.support.pg` (stdlib only)."""
 
 from __future__ import annotations
 
