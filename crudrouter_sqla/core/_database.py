@@ -79,14 +79,29 @@ class Database:
     Args:
         url: an async SQLAlchemy URL, such as ``sqlite+aiosqlite:///./app.db`` or
             ``postgresql+asyncpg://user:password@host/db``.
+        replica_urls: read replicas of the primary at ``url``. ``db.session`` then reads from a
+            replica (in turn) for GET, HEAD and OPTIONS requests until their first write; other
+            requests and `open_session` run on the primary. Replicas lag: see
+            ``primary_session`` and `pin_to_primary` for reads that must see a write.
         statement_timeout: seconds a statement may run before the database cancels it; the
             request then gets a 503. On PostgreSQL (asyncpg or psycopg) this is the server's
-            ``statement_timeout``, set for each connection. SQLite has no such setting: a
-            progress handler interrupts statements that overrun, and waits for a lock are
+            ``statement_timeout``, set for each connection; on MariaDB ``max_statement_time``,
+            on MySQL ``max_execution_time`` (read-only statements). SQLite has no such setting:
+            a progress handler interrupts statements that overrun, and waits for a lock are
             bounded by the driver's busy ``timeout`` instead. Default: no limit.
+        connect_timeout: seconds to open a connection before the request gets a 503
+            (asyncpg, psycopg, aiomysql, asyncmy). Default 5; None: the driver's own.
+        command_timeout: seconds to wait for the server's answer to one statement before the
+            request gets a 503 and the connection is dropped (asyncpg): a frozen or
+            partitioned server is an error, not a hang. Default 5, raised to
+            ``statement_timeout + 1`` when that is longer; None: wait forever.
+        pgbouncer: the server is PgBouncer in transaction pooling mode: asyncpg then keeps no
+            prepared statements between transactions. PgBouncer refuses
+            ``statement_timeout`` as a connection setting; set it on the role instead.
         **engine_kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`, such as
             ``pool_size`` (connections kept open; PostgreSQL serves as many requests at once as
-            the pool has connections) or ``pool_pre_ping=True``.
+            the pool has connections), ``pool_timeout`` (seconds to wait for a pooled
+            connection; default 5 here) or ``pool_pre_ping=True``.
 
     Connections the server closed (a restart, a failover, an idle timeout) are dropped from the
     pool when they are next checked out, without a round trip; a request that meets a lost
