@@ -199,14 +199,19 @@ class PostgresServer:
     def freeze(self) -> None:
         """Stop every process of the server (SIGSTOP): it accepts TCP connections (the kernel
         does) but answers nothing, like a hung host."""
-        for pid in self.pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
         """Resume a frozen server (SIGCONT), and any process it started meanwhile."""
         for _ in range(2):
-            for pid in self.pids():
-                os.kill(pid, signal.SIGCONT)
+            self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass  # a backend that exited meanwhile
 
     def create_database(self, name: str) -> None:
         """Create a database with ``psql`` (the server must be running).
