@@ -62,6 +62,16 @@ def _names(allowed: Sequence[str]) -> Any:
     return parse
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError(f"worker counts such as 1,2,4, got {text!r}")
+    return counts
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="./scripts/bench", description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
@@ -101,7 +111,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="crud's list_filtered filters by a custom dependency and does not sort, instead "
         "of using CRUDRouter's query language",
     )
+    parser.add_argument(
+        "--workers",
+        type=_counts,
+        metavar="N[,N...]",
+        help="worker scaling instead of the side-by-side tables: the crud app under "
+        "`uvicorn --workers N` on PostgreSQL for each N (such as 1,2,4); routes default to "
+        "get,list_nocount,create",
+    )
     args = parser.parse_args(argv)
+    if args.workers and "--routes" not in " ".join(argv):
+        args.routes = ["get", "list_nocount", "create"]
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.pool_size == 0:
         parser.error("--duration, --rounds, --connections and --pool-size must be positive")
     args.routes = [name for name in ORDER if name in args.routes]
@@ -222,6 +242,11 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.workers:
+        from .workers import run_workers
+
+        run_workers(args)
+        return
     # Ctrl-C and SIGTERM both unwind through the `with` blocks that stop servers (SIGINT is
     # set explicitly: a shell starts background jobs with it ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)

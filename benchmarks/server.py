@@ -64,10 +64,12 @@ class Server:
         url: the database URL, passed in ``BENCH_DATABASE_URL``.
         pin: the command prefix that pins the process, such as ``["taskset", "-c", "0"]``.
         log: where the server's output goes.
+        workers: uvicorn worker processes (``--workers``); 1 serves from one process.
     """
 
-    def __init__(self, variant: str, url: str, pin: list[str], log: Path) -> None:
+    def __init__(self, variant: str, url: str, pin: list[str], log: Path, workers: int = 1) -> None:
         self.variant = variant
+        self.workers = workers
         self.url = url
         self.pin = pin
         self.log = log
@@ -87,6 +89,7 @@ class Server:
             sys.executable,
             *("-m", "uvicorn", app, "--host", HOST, "--port", str(self.port)),
             *("--log-level", "warning", "--no-access-log", *uvicorn_flags()),
+            *(("--workers", str(self.workers)) if self.workers > 1 else ()),
         ]
 
     def __enter__(self) -> Server:

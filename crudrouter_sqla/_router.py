@@ -29,7 +29,6 @@ from ._model import (
 )
 from ._query import (
     DEFAULT_MAX_OFFSET,
-    PROCESS_SECRET,
     CountMode,
     CursorCodec,
     FilterFields,
@@ -82,6 +81,8 @@ class CRUDRouter(APIRouter):
             parent is a 404.
         tags: OpenAPI tags; default ``[table name]``.
         session: the session dependency, such as ``db.session``; default the core ``Session``.
+            It must give an ``AsyncSession``: a synchronous ``Session`` dependency is refused
+            (`ConfigurationError`) where it can be told when the router is built, else a 500.
         dependencies: dependencies for every route of the router.
         default_limit: the page size when a client sends no ``limit``.
         max_limit: the largest ``limit`` a client may ask for.
@@ -99,8 +100,9 @@ class CRUDRouter(APIRouter):
         count: how ``total`` is counted by default: ``"exact"``, ``"none"`` or
             ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere).
         strict_query: refuse (422) query parameters the list route does not declare.
-        cursor_secret: the key that signs cursors; share it between processes. Default: a
-            random key per process.
+        cursor_secret: an HMAC key that signs cursors, for cursors only this app can mint
+            (every process must share it). Default: none; cursors then carry a checksum under a
+            fixed key, and work on every worker and after restarts.
         max_offset: the deepest ``offset`` the list route accepts (deeper: 422 that points to
             cursor paging).
         max_body_size: the largest request body, in bytes, of create, replace and update (413).
@@ -280,7 +282,7 @@ class CRUDRouter(APIRouter):
             read_fields=read_fields,
             count=check_count_mode(count),
             strict=strict_query,
-            codec=CursorCodec(table, _secret(cursor_secret)),
+            codec=CursorCodec(table, cursor_secret),
         )
         self.resource = routes.Resource(
             info=info,
@@ -289,7 +291,7 @@ class CRUDRouter(APIRouter):
             create_schema=create_schema,
             replace_schema=derive_replace_schema(info, create_schema),
             update_schema=update_schema,
-            session=session or default_session,
+            session=routes.session_dependency(session, default_session),
             filters=tuple(filters),
             default_limit=default_limit,
             max_limit=max_limit,
@@ -362,6 +364,17 @@ class CRUDRouter(APIRouter):
                 201: {"model": self.schema, "description": "Created (the row was missing)"}
             }
             specs[3] = replace(specs[3], responses={**specs[3].responses, **created})
+        if res.parent is not None:
+            # Every route of a nested resource answers 404 for an unknown parent.
+            parent_missing: Responses = {
+                404: {
+                    "model": ErrorResponse,
+                    "description": "No row (or no parent row) has this id",
+                }
+            }
+            specs = [
+                replace(spec, responses={**spec.responses, **parent_missing}) for spec in specs
+            ]
         for spec in specs:
             setting = switches[spec.switch]
             if setting is False:
@@ -427,9 +440,3 @@ def _conflict_target(info: ModelInfo, columns: Sequence[str] | None) -> tuple[st
             f"conflict_target {list(columns)} is not a unique constraint of {table.name}"
         )
     return tuple(info.columns[name].name for name in columns)
-
-
-def _secret(secret: bytes | str | None) -> bytes:
-    if secret is None:
-        return PROCESS_SECRET
-    return secret.encode() if isinstance(secret, str) else secret

@@ -1,8 +1,12 @@
 """Soak: mixed reads and writes against the heroes example on a throwaway PostgreSQL server.
 
-Runs for a given number of minutes or requests (whichever ends first), then reports the error
-count (5xx and transport errors; must be 0), latency percentiles, and whether the rows in the
-table equal the rows at the start plus the successful creates minus the successful deletes.
+    ./scripts/soak --workers 2 --minutes 2
+
+Serves the app with ``uvicorn --workers N``; reads follow ``next_cursor`` across pages, so with
+several workers a cursor one process made is used on another. Runs for a given number of
+minutes or requests (whichever ends first), then reports the error count (5xx, transport errors
+and refused cursors; must be 0), latency percentiles, and whether the rows in the table equal
+the rows at the start plus the successful creates minus the successful deletes.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class Tally:
         self.errors = 0
         self.created: list[int] = []
         self.deleted = 0
+        self.cursor_pages = 0
+        self.cursor_errors = 0
 
 
 async def worker(
@@ -45,8 +51,21 @@ async def worker(
         known = tally.created
         start = time.perf_counter()
         try:
-            if roll < 0.35:
+            if roll < 0.20:
                 r = await client.get("/heroes", params={"limit": 20, "sort": "-age"})
+            elif roll < 0.35:
+                # A page and the next two by cursor: each request may reach another worker.
+                params = {"limit": 10, "sort": "-age", "count": "none"}
+                r = await client.get("/heroes", params=params)
+                for _ in range(2):
+                    cursor = r.json().get("next_cursor") if r.status_code == 200 else None
+                    if cursor is None:
+                        break
+                    r = await client.get("/heroes", params={**params, "cursor": cursor})
+                    tally.cursor_pages += 1
+                    if r.status_code != 200:
+                        tally.cursor_errors += 1
+                        tally.errors += 1
             elif roll < 0.55 and known:
                 r = await client.get(f"/heroes/{rng.choice(known)}")
             elif roll < 0.75:
@@ -97,7 +116,10 @@ async def drive(base: str, minutes: float, max_requests: int, connections: int) 
     p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if lat else 0.0
     print(f"requests:  {len(lat)} in {elapsed:.0f} s ({len(lat) / elapsed:.0f} req/s)")
     print(f"statuses:  {dict(sorted(tally.statuses.items()))}")
-    print(f"errors:    {tally.errors} (5xx and transport errors)")
+    print(f"errors:    {tally.errors} (5xx, transport errors and refused cursors)")
+    print(
+        f"cursors:   {tally.cursor_pages} pages followed by cursor, {tally.cursor_errors} refused"
+    )
     print(f"latency:   p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(
         f"rows:      {after} = {before} at start + {creates} created - {tally.deleted} deleted"
@@ -106,29 +128,47 @@ async def drive(base: str, minutes: float, max_requests: int, connections: int) 
     return 0 if tally.errors == 0 and after == expected else 1
 
 
+async def prepare(url: str) -> None:
+    from crudrouter_sqla.core import Database
+    from examples import heroes
+
+    db = Database(url)
+    try:
+        await db.create_all(heroes.Base.metadata)
+        await heroes.seed(db)
+    finally:
+        await db.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     with PostgresServer() as server:
         server.create_database("soak")
+        # Tables and seed rows before the workers start, as a migration would: each worker's
+        # lifespan then finds them in place instead of racing the others to create them.
+        asyncio.run(prepare(server.url("soak")))
         env = {**os.environ, "SQLALCHEMY_URL": server.url("soak")}
         app = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "examples.heroes:app", "--host", "127.0.0.1",
-             "--port", str(args.port), "--log-level", "warning"],
+             "--port", str(args.port), "--log-level", "warning",
+             "--workers", str(args.workers)],
             cwd=ROOT, env=env,
         )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{args.port}"
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     httpx.get(f"{base}/heroes", timeout=1).raise_for_status()
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
+            print(f"serving examples.heroes:app with {args.workers} worker(s) on {base}")
             return asyncio.run(drive(base, args.minutes, args.max_requests, args.connections))
         finally:
             app.terminate()

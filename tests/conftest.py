@@ -1,4 +1,5 @@
-"""Fixtures: one fresh database per test, on SQLite and on a throwaway PostgreSQL server."""
+"""Fixtures: one fresh database per test, on SQLite, a throwaway PostgreSQL server and a
+throwaway MariaDB server; PgBouncer and a streaming replica in front of and beside PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from fastapi import FastAPI
 
 from crudrouter_sqla.core import Database
 from tests.models import Base
+from tests.support.mariadb import MariaDBServer, find_mariadb
 from tests.support.pg import PostgresServer, find_pg_bindir
+from tests.support.pgbouncer import PgBouncer, find_pgbouncer
 
 pytest_plugins = ["crudrouter_sqla.testing"]
 """The fixtures users get (``database``, ``client``); the example tests use them too."""
 
 _pg_status: list[str] = []
+_mariadb_status: list[str] = []
 _counter = itertools.count()
 
 
@@ -51,12 +55,112 @@ def pg_server() -> Iterator[PostgresServer | None]:
         server.cleanup()
 
 
+def _missing(what: str, install: str) -> None:
+    """Skip a test whose server is not installed; in CI, fail it."""
+    if _running_in_ci():
+        pytest.fail(f"CI must run {what}, but it is not installed ({install})")
+    pytest.skip(f"{what} is not installed ({install})")
+
+
+@pytest.fixture(scope="session")
+def pg_replica(pg_server: PostgresServer | None) -> Iterator[PostgresServer]:
+    """A streaming replica of ``pg_server`` (``pg_basebackup -R``) on its own port."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not available")
+    replica = pg_server.start_replica()
+    try:
+        yield replica
+    finally:
+        replica.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PostgresServer | None) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction pooling mode in front of ``pg_server``."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not available")
+    binary = find_pgbouncer()
+    if binary is None:
+        _missing("PgBouncer", "apt-get install pgbouncer")
+    assert binary is not None
+    bouncer = PgBouncer(pg_server, binary)
+    bouncer.start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.cleanup()
+
+
+async def new_pg_database(server: PostgresServer) -> str:
+    """Create an empty database on ``server``; return its name."""
+    name = f"t{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer | None]:
+    """A MariaDB server for the whole run, or None where no server binaries are installed."""
+    if os.environ.get("CRUDROUTER_SKIP_MARIADB") == "1":
+        _mariadb_status.append("skipped: CRUDROUTER_SKIP_MARIADB=1")
+        yield None
+        return
+    binaries = find_mariadb()
+    if binaries is None:
+        if _running_in_ci():
+            pytest.fail("CI must run MariaDB, but no server binaries were found")
+        _mariadb_status.append(
+            "SKIPPED: no MariaDB server binaries (apt-get install mariadb-server)"
+        )
+        yield None
+        return
+    server = MariaDBServer(binaries)
+    server.start()
+    _mariadb_status.append(f"ran against MariaDB {server.version} on 127.0.0.1:{server.port}")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+async def new_mariadb_database(server: MariaDBServer) -> str:
+    """Create an empty database on ``server``; return its name."""
+    import aiomysql
+
+    name = f"t{os.getpid()}_{next(_counter)}"
+    conn = await aiomysql.connect(host="127.0.0.1", port=server.port, user="root")
+    try:
+        async with conn.cursor() as cursor:
+            await cursor.execute(f"CREATE DATABASE `{name}`")
+    finally:
+        conn.close()
+    return name
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in _pg_status or ["not used by the selected tests"]:
         terminalreporter.write_line(f"PostgreSQL run: {line}", bold=True)
+    for line in _mariadb_status or ["not used by the selected tests"]:
+        terminalreporter.write_line(f"MariaDB run: {line}", bold=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that need PostgreSQL's or SQLite's own features do not run on MariaDB.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("backend") != "mariadb":
+            continue
+        marker = item.get_closest_marker("not_mariadb")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs PostgreSQL or SQLite"
+            item.add_marker(pytest.mark.skip(reason=f"not on MariaDB: {reason}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -78,16 +182,15 @@ async def db_url(backend: str, tmp_path: Any, request: pytest.FixtureRequest) ->
     """The URL of a new, empty database."""
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    if backend == "mariadb":
+        maria: MariaDBServer | None = request.getfixturevalue("mariadb_server")
+        if maria is None:
+            pytest.skip("MariaDB is not available")
+        return maria.url(await new_mariadb_database(maria))
     server: PostgresServer | None = request.getfixturevalue("pg_server")
     if server is None:
         pytest.skip("PostgreSQL is not available")
-    name = f"t{os.getpid()}_{next(_counter)}"
-    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return server.url(name)
+    return server.url(await new_pg_database(server))
 
 
 @pytest.fixture

@@ -167,6 +167,8 @@ def slow_app(db: Database, seconds: float) -> FastAPI:
     async def slow(session: AsyncSession = Depends(db.session)) -> dict[str, Any]:
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+        elif session.get_bind().dialect.name in ("mysql", "mariadb"):
+            await session.execute(text("SELECT SLEEP(:s)"), {"s": seconds})
         else:
             # SQLite has no sleep: count to a number that takes about that long.
             n = int(seconds * 20_000_000)
@@ -237,7 +239,7 @@ def test_statement_timeout_is_checked_when_the_database_is_built():
         with pytest.raises(ValueError, match="statement_timeout"):
             Database("sqlite+aiosqlite://", statement_timeout=bad)
     with pytest.raises(ValueError, match="statement_timeout"):
-        Database("mysql+aiomysql://u@h/db", statement_timeout=1)
+        Database("mssql+aioodbc://u@h/db", statement_timeout=1)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -193,6 +193,14 @@ async def test_no_error_response_leaks(db, client):
     assert r.json()["secret_name"] == SENTINEL
 
 
+async def mariadb_connect(db_url: str) -> Any:
+    import aiomysql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    return await aiomysql.connect(host=url.host, port=url.port, user=url.username, db=url.database)
+
+
 async def test_unavailable_database_does_not_leak(db, db_url, backend, client):
     """503: a write that waits on a lock another connection holds, past the time allowed."""
     secret, _, _ = await sentinel_rows(client)
@@ -201,6 +209,11 @@ async def test_unavailable_database_does_not_leak(db, db_url, backend, client):
         path = db_url.split("///", 1)[1]
         holder: Any = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
+    elif backend == "mariadb":
+        impatient = Database(db_url, statement_timeout=0.3)
+        holder = await mariadb_connect(db_url)
+        async with holder.cursor() as cursor:
+            await cursor.execute("LOCK TABLES heroes WRITE")
     else:
         impatient = Database(db_url, statement_timeout=0.3)
         holder = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
@@ -224,6 +237,8 @@ async def test_unavailable_database_does_not_leak(db, db_url, backend, client):
     finally:
         if backend == "sqlite":
             holder.execute("ROLLBACK")
+            holder.close()
+        elif backend == "mariadb":
             holder.close()
         else:
             await holder.close()

@@ -142,7 +142,7 @@ async def test_composite_keys_with_a_parent_and_a_scope(sdb, client_for):
 # Soft delete ------------------------------------------------------------------------------
 
 
-async def test_soft_delete_hides_marks_and_restores(sdb, client_for):
+async def test_soft_delete_hides_marks_and_restores(sdb, client_for, backend):
     router = CRUDRouter(Note, NoteRead, NoteCreate, soft_delete="deleted_at", session=sdb.session)
     app = app_with(sdb, router)
     params = {p["name"] for p in app.openapi()["paths"]["/notes"]["get"]["parameters"]}
@@ -171,6 +171,14 @@ async def test_soft_delete_hides_marks_and_restores(sdb, client_for):
         assert [n["title"] for n in r.json()["items"]] == ["b"]
         r = await client.get("/notes", params={"deleted": "maybe"})
         assert r.status_code == 422, r.text
+        if backend == "mariadb":
+            # MariaDB has no partial indexes: the deleted row still holds its title.
+            r = await client.post("/notes", json={"title": "b"})
+            assert r.status_code == 409, r.text
+            await client.post("/notes", json={"title": "d"})
+            r = await client.post("/notes/2/restore")
+            assert r.status_code == 200, r.text
+            return
         # A new note may take the title of a deleted one (partial unique index).
         r = await client.post("/notes", json={"title": "b"})
         assert r.status_code == 201, r.text

@@ -5,7 +5,7 @@ Entry points: `ListSpec` (what a list request may ask, checked once), `Queries` 
 of a resource), `Page` (the response of a list).
 """
 
-from ._cursor import MAX_CURSOR_LENGTH, PROCESS_SECRET, CursorCodec, CursorError
+from ._cursor import MAX_CURSOR_LENGTH, CursorCodec, CursorError
 from ._filters import (
     DEFAULT_MAX_TEXT,
     MAX_IN_VALUES,
@@ -35,7 +35,6 @@ __all__ = [
     "LIST_PARAMS",
     "MAX_CURSOR_LENGTH",
     "MAX_IN_VALUES",
-    "PROCESS_SECRET",
     "VERSION_LABEL",
     "Clause",
     "CountMode",

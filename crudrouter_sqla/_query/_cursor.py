@@ -1,8 +1,16 @@
-"""Opaque, signed keyset cursors.
+"""Opaque keyset cursors that every worker and every restart accepts.
 
 A cursor holds the sort key values of the last row of a page, the sort it was made for and the
-resource; it is signed with HMAC-SHA256 so a forged or edited cursor is refused. Routers that
-run in several processes must share ``cursor_secret``.
+resource, behind a 16-byte tag. Nothing in it depends on the process that made it:
+
+- Without ``cursor_secret`` the tag is a keyed hash under a fixed, public key: a checksum that
+  catches a cursor cut short or edited by hand. It is not a secret, and it need not be: decoding
+  accepts only the resource and sort the request names, and exactly one value per sort key,
+  each validated against that key's column type. A client who forges a cursor can only ask
+  for rows after a point of its choosing, which ``sort`` and filters already let it do; the
+  values are bound parameters, never SQL.
+- With ``cursor_secret`` the tag is an HMAC-SHA256 under that key, for apps that want cursors
+  only they can mint (every process of the app must then share the key).
 """
 
 from __future__ import annotations
@@ -12,7 +20,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,16 +27,23 @@ from pydantic import ValidationError
 
 from .._model import adapter_for
 
-_SIGNATURE_BYTES = 16
+_TAG_BYTES = 16
 _JSON_NATIVE = (int, str, bool)
 MAX_CURSOR_LENGTH = 2048
 
-PROCESS_SECRET = secrets.token_bytes(32)
-"""The default signing key: random per process."""
+CHECKSUM_KEY = b"crudrouter_sqla cursor v1"
+"""The key of the tag when no ``cursor_secret`` is given: the same in every process."""
 
 
 class CursorError(ValueError):
     """A cursor that cannot be used; the message says why, for the client."""
+
+
+def cursor_key(secret: bytes | str | None) -> bytes:
+    """The tag key for a ``cursor_secret`` option: the secret, or the shared checksum key."""
+    if secret is None:
+        return CHECKSUM_KEY
+    return secret.encode() if isinstance(secret, str) else bytes(secret)
 
 
 class CursorCodec:
@@ -37,15 +51,15 @@ class CursorCodec:
 
     Args:
         resource: what the cursor is for (a table name); a cursor of another resource is refused.
-        secret: the HMAC key.
+        secret: ``cursor_secret``: an HMAC key, or None for the process-independent checksum.
     """
 
-    def __init__(self, resource: str, secret: bytes) -> None:
+    def __init__(self, resource: str, secret: bytes | str | None = None) -> None:
         self.resource = resource
-        self.secret = secret
+        self.secret = cursor_key(secret)
 
-    def _sign(self, payload: bytes) -> bytes:
-        return hmac.digest(self.secret, payload, hashlib.sha256)[:_SIGNATURE_BYTES]
+    def _tag(self, payload: bytes) -> bytes:
+        return hmac.digest(self.secret, payload, hashlib.sha256)[:_TAG_BYTES]
 
     def encode(self, sort: str, values: Sequence[Any], types: Sequence[type[Any]]) -> str:
         """A cursor that continues after a row with these sort key values."""
@@ -56,19 +70,19 @@ class CursorCodec:
             for v, t in zip(values, types, strict=True)
         ]
         payload = json.dumps([self.resource, sort, dumped], separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(self._sign(payload) + payload).decode().rstrip("=")
+        return base64.urlsafe_b64encode(self._tag(payload) + payload).decode().rstrip("=")
 
     def decode(self, cursor: str, sort: str, types: Sequence[type[Any]]) -> list[Any]:
-        """The sort key values in a cursor; `CursorError` if it is malformed, forged or
-        made for another resource or sort."""
+        """The sort key values in a cursor; `CursorError` if it is malformed, altered, or made
+        for another resource or sort."""
         if len(cursor) > MAX_CURSOR_LENGTH:
             raise CursorError("cursor is too long")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
             raise CursorError("cursor is not valid base64") from None
-        signature, payload = raw[:_SIGNATURE_BYTES], raw[_SIGNATURE_BYTES:]
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        tag, payload = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
+        if not hmac.compare_digest(tag, self._tag(payload)):
             raise CursorError("cursor is malformed or was altered")
         try:
             resource, cursor_sort, values = json.loads(payload)
@@ -88,5 +102,5 @@ class CursorCodec:
                 None if v is None else adapter_for(t).validate_python(v, strict=False)
                 for v, t in zip(values, types, strict=True)
             ]
-        except ValidationError:
+        except (ValidationError, TypeError, ValueError):
             raise CursorError("cursor is malformed") from None

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, tuple_
 
 from .._model import Joins, ModelInfo, python_type
 from ..errors import ConfigurationError
+from ._dialects import NullsOrdered
 from ._filters import Clause, resolve_target
 
 
@@ -26,9 +27,9 @@ class SortKey:
     joins: tuple[str, ...] = ()
 
     def order(self) -> ColumnElement[Any]:
-        if self.descending:
-            return self.column.desc().nulls_first() if self.nullable else self.column.desc()
-        return self.column.asc().nulls_last() if self.nullable else self.column.asc()
+        if self.nullable:
+            return NullsOrdered(self.column, self.descending)  # MySQL spells it differently
+        return self.column.desc() if self.descending else self.column.asc()
 
     def after(self, value: Any) -> Clause | None:
         """Rows that come after ``value`` in this key's order (None: no row does)."""

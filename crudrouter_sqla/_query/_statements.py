@@ -10,7 +10,14 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
-from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
+from sqlalchemy.sql.dml import (
+    Delete,
+    Insert,
+    ReturningDelete,
+    ReturningInsert,
+    ReturningUpdate,
+    Update,
+)
 
 from .._model import Embed, Joins, ModelInfo, SoftDelete
 from ._filters import Clause
@@ -171,7 +178,15 @@ class Queries:
 
     def insert(self, values: dict[str, Any]) -> ReturningInsert[Any]:
         """Insert a row from attribute values, returning the read columns (or the key)."""
-        return insert(self.info.table).values(self._versioned(values)).returning(*self._returning)
+        return self.plain_insert(values).returning(*self._returning)
+
+    def plain_insert(self, values: dict[str, Any]) -> Insert:
+        """`insert` without RETURNING, for databases without it (then `read_back`)."""
+        return insert(self.info.table).values(self._versioned(values))
+
+    def read_back(self, item_id: Any) -> Select[Any]:
+        """Select by key what `insert` and `update` return, for databases without RETURNING."""
+        return select(*self._returning).select_from(self.info.table).where(*self.by_key(item_id))
 
     def insert_missing(self, values: dict[str, Any], dialect: str) -> Any:
         """Insert a row unless its key exists (``ON CONFLICT DO NOTHING``): race-free upsert's
@@ -213,6 +228,16 @@ class Queries:
         versions: Sequence[Any] | None = None,
     ) -> ReturningUpdate[Any]:
         """Update one row by key; with ``versions``, only while its version is one of them."""
+        return self.plain_update(item_id, values, where, versions).returning(*self._returning)
+
+    def plain_update(
+        self,
+        item_id: Any,
+        values: dict[str, Any],
+        where: Sequence[Clause] = (),
+        versions: Sequence[Any] | None = None,
+    ) -> Update:
+        """`update` without RETURNING, for databases without it (then `read_back`)."""
         row = self._row(values)
         conditions = [*self.by_key(item_id), *where, *self._alive]
         if self.version is not None:
@@ -225,26 +250,37 @@ class Queries:
                     row[self.version] = self.version + 1
                 else:
                     row[self.version] = generator(versions[0] if versions else None)
-        return sa_update(self.info.table).where(*conditions).values(row).returning(*self._returning)
+        return sa_update(self.info.table).where(*conditions).values(row)
 
     def delete(
         self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
     ) -> ReturningDelete[Any] | ReturningUpdate[Any]:
         """Delete one row by key (or mark it deleted), returning its key."""
+        return self.plain_delete(item_id, where, versions).returning(self.pk)
+
+    def plain_delete(
+        self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
+    ) -> Delete | Update:
+        """`delete` (or the soft-delete mark) without RETURNING, for databases without it
+        (then its row count)."""
         conditions = [*self.by_key(item_id), *where, *self._alive]
         if self.version is not None and versions is not None:
             conditions.append(self.version.in_(versions))
         if self.soft is not None:
             mark = {self.soft.column: self.soft.mark()}
-            return sa_update(self.info.table).where(*conditions).values(mark).returning(self.pk)
-        return delete(self.info.table).where(*conditions).returning(self.pk)
+            return sa_update(self.info.table).where(*conditions).values(mark)
+        return delete(self.info.table).where(*conditions)
 
     def restore(self, item_id: Any, where: Sequence[Clause] = ()) -> ReturningUpdate[Any]:
         """Clear the mark of a soft-deleted row, returning it as a write does."""
+        return self.plain_restore(item_id, where).returning(*self._returning)
+
+    def plain_restore(self, item_id: Any, where: Sequence[Clause] = ()) -> Update:
+        """`restore` without RETURNING."""
         assert self.soft is not None
         conditions = [*self.by_key(item_id), *where, self.soft.deleted()]
         statement = sa_update(self.info.table).where(*conditions)
-        return statement.values({self.soft.column: self.soft.clear()}).returning(*self._returning)
+        return statement.values({self.soft.column: self.soft.clear()})
 
 
 def _dialect_insert(dialect: str) -> Any:

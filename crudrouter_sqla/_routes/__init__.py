@@ -2,7 +2,8 @@
 
 Entry points: `Resource` (the parts a router assembles), the endpoint factories `make_list`,
 `make_get`, `make_create`, `make_replace`, `make_update` and `make_delete`, `RouteList` (routes
-declared by hand replace generated ones) and `limited_route_class` (body size limits).
+declared by hand replace generated ones), `limited_route_class` (body size limits) and
+`session_dependency` (the ``session`` option, checked).
 """
 
 from ._bulk import BulkCount, make_bulk_create, make_bulk_delete, make_bulk_update
@@ -20,6 +21,7 @@ from ._params import RESERVED, item_path
 from ._resource import Endpoint, Resource
 from ._route_list import RouteList
 from ._serialize import Serializer
+from ._session import session_dependency
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -41,4 +43,5 @@ __all__ = [
     "make_replace",
     "make_restore",
     "make_update",
+    "session_dependency",
 ]

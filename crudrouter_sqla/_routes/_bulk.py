@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -74,15 +75,22 @@ def _validate(_session: Any, serializer: Any, obj: Any) -> BaseModel:
 def _conflict_insert(res: Resource, dialect: str, mode: OnConflict, keys: set[str]) -> Any:
     table = res.info.table
     target = list(res.conflict_target) or [p.column.name for p in res.info.key]
+    written = [c.key for c in table.columns if c.name not in target and c.key in keys]
+    if dialect in ("mysql", "mariadb"):
+        # MySQL resolves a conflict on any unique key: INSERT IGNORE, ON DUPLICATE KEY UPDATE.
+        mysql_statement = mysql_insert(table)
+        if mode == "ignore" or not written:
+            return mysql_statement.prefix_with("IGNORE")
+        values = mysql_statement.inserted
+        return mysql_statement.on_duplicate_key_update({name: values[name] for name in written})
     if dialect == "postgresql":
         statement: Any = pg_insert(table)
     elif dialect == "sqlite":
         statement = sqlite_insert(table)
     else:
-        raise query_error("on_conflict", f"on_conflict needs PostgreSQL or SQLite, not {dialect}")
+        raise query_error("on_conflict", f"on_conflict is not served on {dialect}")
     if mode == "ignore":
         return statement.on_conflict_do_nothing(index_elements=target)
-    written = [c.key for c in table.columns if c.name not in target and c.key in keys]
     if not written:
         return statement.on_conflict_do_nothing(index_elements=target)
     excluded = statement.excluded
@@ -218,7 +226,9 @@ def _where(res: Resource, kw: dict[str, Any]) -> list[Clause]:
         # Conditions on joined relations pick the keys first; UPDATE and DELETE cannot join.
         table = res.info.table
         keys = res.queries.joins.apply(select(res.queries.pk).select_from(table), joins)
-        return [res.queries.pk.in_(keys.where(*conditions))]
+        # Through a derived table: MySQL cannot update a table it selects from directly.
+        picked = keys.where(*conditions).subquery("picked")
+        return [res.queries.pk.in_(select(picked.c[0]))]
     return conditions
 
 

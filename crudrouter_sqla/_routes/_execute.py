@@ -31,6 +31,8 @@ def raise_db_error(
     error = translate_error(exc, operation)
     if error is None:
         raise exc
+    if isinstance(error, ConstraintViolation) and res is not None:
+        error.resolve(res.info.table)  # MySQL names only the unique key
     if (
         isinstance(error, ConstraintViolation)
         and error.kind == "foreign_key"

@@ -17,6 +17,7 @@ from ._execute import execute, load, raise_db_error, render, render_written
 from ._params import context_params, item_ident, key_params, param, scope_of, with_signature
 from ._relation_writes import check_relation_values, write_relations
 from ._resource import Endpoint, Resource
+from ._returning import delete_row, insert_missing_row, insert_row, restore_row, update_row
 from ._versions import IfMatch, if_match_param, parse_if_match
 
 
@@ -90,8 +91,7 @@ async def insert_one(
     if res.has_hook("before_create"):
         await hooks.before_create(session, values)
     await check_parent(res, session, kwargs)
-    result = await execute(session, res.queries.insert(values), res=res, values=values)
-    row = result.one()
+    row = await insert_row(session, res, values)
     related = False
     if relations:
         owner = res.queries.ident_of(row)
@@ -183,21 +183,18 @@ def _make_write(
             else:
                 row = await load(res, session, ident, where)
         else:
-            statement = res.queries.update(ident, values, where, match.versions)
-            row = (await execute(session, statement, res=res, values=values)).first()
+            row = await update_row(session, res, ident, values, where, match.versions)
         if row is None:
             if upsert and match.versions is None:
                 fresh = {**original, **_key_values(res, ident)}
                 if res.has_hook("before_create"):
                     await hooks.before_create(session, fresh)
                 await check_parent(res, session, kwargs)
-                statement = res.queries.insert_missing(fresh, session.get_bind().dialect.name)
-                created = (await execute(session, statement, res=res, values=fresh)).first()
+                created = await insert_missing_row(session, res, ident, fresh)
                 if created is not None:
                     return await _upserted(res, session, kwargs, created, relations)
                 # Another request created it meanwhile: replace what it wrote.
-                statement = res.queries.update(ident, values, where)
-                row = (await execute(session, statement, res=res, values=values)).first()
+                row = await update_row(session, res, ident, values, where, None)
             if row is None:
                 raise await _missing_or_stale(res, session, kwargs, where, match)
         related = False
@@ -273,8 +270,7 @@ def make_delete(res: Resource, name: str) -> Endpoint:
             except (SQLAlchemyError, OverflowError) as exc:
                 raise_db_error(exc, "delete")
         else:
-            statement = res.queries.delete(ident, where, match.versions)
-            if (await execute(session, statement, "delete")).first() is None:
+            if not await delete_row(session, res, ident, where, match.versions):
                 raise await _missing_or_stale(res, session, kwargs, where, match)
         if res.has_hook("after_delete"):
             await hooks.after_delete(session, ident)
@@ -291,8 +287,7 @@ def make_restore(res: Resource, name: str) -> Endpoint:
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
         ident = item_ident(res, kwargs)
-        statement = res.queries.restore(ident, scope_of(res, kwargs))
-        row = (await execute(session, statement)).first()
+        row = await restore_row(session, res, ident, scope_of(res, kwargs))
         if row is None:
             parent = res.parent
             if parent is not None:

@@ -1,8 +1,10 @@
-"""Connection settings a `Database` applies: statement timeouts and dropping closed
-connections from the pool."""
+"""Connection settings a `Database` applies: timeouts on the server and on the client,
+dropping closed or timed-out connections from the pool, and PgBouncer's transaction mode."""
 
 import math
 import time
+import uuid
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import event
@@ -109,3 +111,105 @@ class SQLiteTimeout:
         cell = self._deadline(context.connection)
         if cell is not None:
             cell[0] = None
+
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection before the request gets a 503."""
+DEFAULT_COMMAND_TIMEOUT = 5.0
+"""Seconds to wait for the server's answer to one command before the request gets a 503."""
+DEFAULT_POOL_TIMEOUT = 5.0
+"""Seconds a request waits for a pooled connection before it gets a 503."""
+
+
+def positive_seconds(name: str, seconds: object) -> float:
+    if (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and math.isfinite(seconds)
+        and seconds > 0
+    ):
+        return float(seconds)
+    raise ValueError(f"{name} must be a number of seconds > 0 or None, got {seconds!r}")
+
+
+def client_timeouts(
+    url: URL, connect: float | None, command: float | None, engine_kwargs: dict[str, Any]
+) -> None:
+    """Bound the client's waits: opening a connection, and each command's answer.
+
+    The server's ``statement_timeout`` cannot help when the server itself hangs (a frozen host,
+    a network partition): only the client can give up then. Explicit ``connect_args`` win.
+    """
+    driver = url.get_driver_name()
+    connect_args = dict(engine_kwargs.get("connect_args", {}))
+    if driver == "asyncpg":
+        if connect is not None:
+            connect_args.setdefault("timeout", connect)
+        if command is not None:
+            connect_args.setdefault("command_timeout", command)
+    elif driver == "psycopg" and connect is not None:
+        connect_args.setdefault("connect_timeout", max(1, math.ceil(connect)))
+    elif driver in ("aiomysql", "asyncmy") and connect is not None:
+        connect_args.setdefault("connect_timeout", connect)
+    if connect_args:
+        engine_kwargs["connect_args"] = connect_args
+
+
+def pgbouncer_settings(url: URL, engine_kwargs: dict[str, Any]) -> None:
+    """Connection settings that work behind PgBouncer in transaction pooling mode.
+
+    PgBouncer hands each transaction to any server connection, so a prepared statement made in
+    one transaction may be missing in the next, or clash with another client's of the same
+    name. asyncpg then needs no statement cache (its own and SQLAlchemy's) and unique names for
+    the statements SQLAlchemy prepares inside each transaction.
+    """
+    if url.get_driver_name() != "asyncpg":
+        return  # psycopg prepares nothing by default; nothing to change
+    connect_args = dict(engine_kwargs.get("connect_args", {}))
+    connect_args.setdefault("statement_cache_size", 0)
+    connect_args.setdefault("prepared_statement_cache_size", 0)
+    connect_args.setdefault("prepared_statement_name_func", unique_statement_name)
+    engine_kwargs["connect_args"] = connect_args
+
+
+def unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def drop_timed_out_connection(context: Any) -> None:
+    """A ``handle_error`` hook: a connection whose command timed out on the client is dropped.
+
+    Its state is unknown (the server may be frozen, the command may still run), so it is closed
+    at once, without the goodbye a frozen server would never answer, and invalidated. The rest
+    of the pool is left alone: each idle connection shows its own state when next used.
+    """
+    error = context.original_exception
+    if not isinstance(error, TimeoutError) or context.connection is None:
+        return
+    with suppress(Exception):
+        driver = context.connection.connection.driver_connection
+        terminate = getattr(driver, "terminate", None)
+        if callable(terminate):
+            terminate()
+    context.is_disconnect = True
+    context.invalidate_pool_on_disconnect = False
+
+
+class MySQLTimeout:
+    """A statement timeout for MariaDB (``max_statement_time``, any statement) and MySQL
+    (``max_execution_time``, read-only SELECTs only), set on each new connection."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def attach(self, engine: Any) -> None:
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            if getattr(engine.dialect, "is_mariadb", False):
+                setting = f"SET SESSION max_statement_time = {self.seconds:.3f}"
+            else:
+                setting = f"SET SESSION max_execution_time = {timeout_milliseconds(self.seconds)}"
+            cursor = dbapi_connection.cursor()
+            cursor.execute(setting)
+            cursor.close()
+
+        event.listen(engine, "connect", on_connect)

@@ -1,11 +1,11 @@
 """`Database`: one async engine, its sessions, a lifespan and the request-scoped session."""
 
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, make_url
@@ -20,15 +20,25 @@ from sqlalchemy.pool import StaticPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ._connections import (
+    DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_POOL_TIMEOUT,
+    MySQLTimeout,
     SQLiteTimeout,
+    client_timeouts,
     discard_closed_connection,
+    drop_timed_out_connection,
+    pgbouncer_settings,
+    positive_seconds,
     postgresql_timeout,
     timeout_milliseconds,
 )
 from ._errors import to_http_exception, translate_error
+from ._routing import READ_METHODS, REPLICA_KEY, RoutingSession, pin_to_primary
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 URL_VARIABLES = ("SQLALCHEMY_URL", "DATABASE_URL")
+REPLICA_VARIABLE = "SQLALCHEMY_REPLICA_URLS"
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 SessionDependency = Callable[..., Coroutine[Any, Any, AsyncSession]]
@@ -42,14 +52,16 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
     "postgresql": "postgresql+asyncpg",
     "sqlite": "sqlite+aiosqlite",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mariadb+aiomysql",
 }
 
 
 def async_url(url: str | URL) -> URL:
     """Parse a URL, choosing the async driver when it names none.
 
-    Hosting platforms set ``DATABASE_URL=postgres://...``; that means asyncpg here, and a plain
-    ``sqlite://`` means aiosqlite.
+    Hosting platforms set ``DATABASE_URL=postgres://...``; that means asyncpg here, a plain
+    ``sqlite://`` means aiosqlite, and ``mysql://`` or ``mariadb://`` aiomysql.
     """
     parsed = make_url(url)
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
@@ -69,14 +81,29 @@ class Database:
     Args:
         url: an async SQLAlchemy URL, such as ``sqlite+aiosqlite:///./app.db`` or
             ``postgresql+asyncpg://user:password@host/db``.
+        replica_urls: read replicas of the primary at ``url``. ``db.session`` then reads from a
+            replica (in turn) for GET, HEAD and OPTIONS requests until their first write; other
+            requests and `open_session` run on the primary. Replicas lag: see
+            ``primary_session`` and `pin_to_primary` for reads that must see a write.
         statement_timeout: seconds a statement may run before the database cancels it; the
             request then gets a 503. On PostgreSQL (asyncpg or psycopg) this is the server's
-            ``statement_timeout``, set for each connection. SQLite has no such setting: a
-            progress handler interrupts statements that overrun, and waits for a lock are
+            ``statement_timeout``, set for each connection; on MariaDB ``max_statement_time``,
+            on MySQL ``max_execution_time`` (read-only statements). SQLite has no such setting:
+            a progress handler interrupts statements that overrun, and waits for a lock are
             bounded by the driver's busy ``timeout`` instead. Default: no limit.
+        connect_timeout: seconds to open a connection before the request gets a 503
+            (asyncpg, psycopg, aiomysql, asyncmy). Default 5; None: the driver's own.
+        command_timeout: seconds to wait for the server's answer to one statement before the
+            request gets a 503 and the connection is dropped (asyncpg): a frozen or
+            partitioned server is an error, not a hang. Default 5, raised to
+            ``statement_timeout + 1`` when that is longer; None: wait forever.
+        pgbouncer: the server is PgBouncer in transaction pooling mode: asyncpg then keeps no
+            prepared statements between transactions. PgBouncer refuses
+            ``statement_timeout`` as a connection setting; set it on the role instead.
         **engine_kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`, such as
             ``pool_size`` (connections kept open; PostgreSQL serves as many requests at once as
-            the pool has connections) or ``pool_pre_ping=True``.
+            the pool has connections), ``pool_timeout`` (seconds to wait for a pooled
+            connection; default 5 here) or ``pool_pre_ping=True``.
 
     Connections the server closed (a restart, a failover, an idle timeout) are dropped from the
     pool when they are next checked out, without a round trip; a request that meets a lost
@@ -86,7 +113,7 @@ class Database:
 
     Example:
         ```python
-        from fastapi import Depends, FastAPI
+        from fastapi import Depends, FastAPI, Request
         from sqlalchemy import text
         from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,12 +129,35 @@ class Database:
     """
 
     def __init__(
-        self, url: str | URL, *, statement_timeout: float | None = None, **engine_kwargs: Any
+        self,
+        url: str | URL,
+        *,
+        replica_urls: Sequence[str | URL] = (),
+        statement_timeout: float | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        command_timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
+        pgbouncer: bool = False,
+        **engine_kwargs: Any,
     ) -> None:
         self.url: URL = async_url(url)
+        self.replica_urls: tuple[URL, ...] = tuple(async_url(u) for u in replica_urls)
         self.statement_timeout = statement_timeout
+        self.pgbouncer = pgbouncer
         backend = self.url.get_backend_name()
+        for replica in self.replica_urls:
+            if replica.get_backend_name() != backend:
+                raise ValueError(
+                    f"replica {replica.render_as_string(hide_password=True)} is not a "
+                    f"{backend} database like the primary"
+                )
         timeout_ms = None if statement_timeout is None else timeout_milliseconds(statement_timeout)
+        if connect_timeout is not None:
+            connect_timeout = positive_seconds("connect_timeout", connect_timeout)
+        if command_timeout is not None:
+            command_timeout = positive_seconds("command_timeout", command_timeout)
+            if statement_timeout is not None and command_timeout <= statement_timeout:
+                # The server's own timeout answers first, with a cleaner cancel.
+                command_timeout = float(statement_timeout) + 1
         in_memory = self.url.database in (None, "", ":memory:") or (
             self.url.query.get("mode") == "memory"
         )
@@ -115,29 +165,93 @@ class Database:
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
+        if backend != "sqlite":
+            engine_kwargs.setdefault("pool_timeout", DEFAULT_POOL_TIMEOUT)
+            client_timeouts(self.url, connect_timeout, command_timeout, engine_kwargs)
+        if pgbouncer:
+            if backend != "postgresql":
+                raise ValueError(
+                    f"pgbouncer=True needs a PostgreSQL URL, got {self.url.drivername}"
+                )
+            if timeout_ms is not None:
+                raise ValueError(
+                    "PgBouncer refuses statement_timeout as a connection parameter; set it on "
+                    "the database role instead (ALTER ROLE app SET statement_timeout = '5s') "
+                    "and leave statement_timeout out"
+                )
+            pgbouncer_settings(self.url, engine_kwargs)
         if timeout_ms is not None and backend == "postgresql":
             postgresql_timeout(self.url, timeout_ms, engine_kwargs)
-        elif timeout_ms is not None and backend != "sqlite":
+        elif timeout_ms is not None and backend not in ("sqlite", "mysql", "mariadb"):
             raise ValueError(
-                f"statement_timeout supports PostgreSQL and SQLite, got {self.url.drivername}"
+                "statement_timeout supports PostgreSQL, MySQL, MariaDB and SQLite, got "
+                f"{self.url.drivername}"
             )
-        self.engine: AsyncEngine = create_async_engine(self.url, **engine_kwargs)
-        sync_engine = self.engine.sync_engine
+        self.engine: AsyncEngine = self._new_engine(self.url, engine_kwargs)
+        self.replicas: tuple[AsyncEngine, ...] = tuple(
+            self._new_engine(u, engine_kwargs) for u in self.replica_urls
+        )
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=RoutingSession
+        )
+        self.session: SessionDependency = _new_session_dependency(self, replicas=True)
+        self.primary_session: SessionDependency = _new_session_dependency(self, replicas=False)
+        self.lifespan: Lifespan = self.new_lifespan()
+        self._next_replica = 0
+
+    def _new_engine(self, url: URL, engine_kwargs: dict[str, Any]) -> AsyncEngine:
+        engine = create_async_engine(url, **engine_kwargs)
+        sync_engine = engine.sync_engine
+        backend = url.get_backend_name()
         if backend == "sqlite":
             event.listen(sync_engine, "connect", _enable_sqlite_foreign_keys)
-            if statement_timeout is not None:
-                SQLiteTimeout(statement_timeout).attach(sync_engine)
+            if self.statement_timeout is not None:
+                SQLiteTimeout(self.statement_timeout).attach(sync_engine)
         else:
             event.listen(sync_engine, "checkout", discard_closed_connection)
-        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False
-        )
-        self.session: SessionDependency = _new_session_dependency(self)
-        self.lifespan: Lifespan = self.new_lifespan()
+            event.listen(sync_engine, "handle_error", drop_timed_out_connection)
+        if backend in ("mysql", "mariadb") and self.statement_timeout is not None:
+            MySQLTimeout(self.statement_timeout).attach(sync_engine)
+        return engine
+
+    def replica(self) -> AsyncEngine | None:
+        """The replica the next read-only request uses (round robin), or None without replicas."""
+        if not self.replicas:
+            return None
+        engine = self.replicas[self._next_replica % len(self.replicas)]
+        self._next_replica += 1
+        return engine
+
+    @staticmethod
+    def pin_to_primary(session: AsyncSession) -> None:
+        """Run the rest of this session's statements on the primary, such as a request's
+        reads that must see the client's own recent write (read-your-writes).
+
+        Example:
+            ```python
+            from typing import Annotated
+
+            from fastapi import Depends, Request
+            from sqlalchemy.ext.asyncio import AsyncSession
+
+            from crudrouter_sqla.core import Database
+
+            db = Database("sqlite+aiosqlite://")
+
+            async def session(
+                request: Request, session: Annotated[AsyncSession, Depends(db.session)]
+            ) -> AsyncSession:
+                if "wrote" in request.cookies:  # set by your write routes for a few seconds
+                    db.pin_to_primary(session)
+                return session
+            ```
+        """
+        pin_to_primary(session)
 
     @classmethod
     def from_env(cls, **engine_kwargs: Any) -> "Database":
-        """Build a `Database` from ``SQLALCHEMY_URL``, then ``DATABASE_URL``, else a SQLite file.
+        """Build a `Database` from ``SQLALCHEMY_URL``, then ``DATABASE_URL``, else a SQLite file;
+        ``SQLALCHEMY_REPLICA_URLS`` (comma-separated) names read replicas.
 
         Example:
             ```python
@@ -146,6 +260,9 @@ class Database:
             db = Database.from_env()
             ```
         """
+        replicas = os.environ.get(REPLICA_VARIABLE, "")
+        if replicas.strip() and "replica_urls" not in engine_kwargs:
+            engine_kwargs["replica_urls"] = [u.strip() for u in replicas.split(",") if u.strip()]
         for name in URL_VARIABLES:
             value = os.environ.get(name)
             if value:
@@ -161,19 +278,17 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     async def check_connection(self) -> None:
-        """Run ``SELECT 1``; raise `DatabaseConnectionError` naming the URL (no password)."""
-        try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError) as exc:
-            reason = type(getattr(exc, "orig", None) or exc).__name__
-            password = self.url.password
-            message = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-            if password:
-                message = message.replace(str(password), "***")
-            raise DatabaseConnectionError(
-                f"cannot connect to the database at {self.safe_url}: {reason}: {message}"
-            ) from None
+        """Run ``SELECT 1`` on the primary and each replica; raise `DatabaseConnectionError`
+        naming the URL (no password) of the first that fails."""
+        await _check(self.engine)
+        for replica in self.replicas:
+            await _check(replica)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection of the primary and the replicas."""
+        await self.engine.dispose()
+        for replica in self.replicas:
+            await replica.dispose()
 
     def new_lifespan(self, *, create_all: MetaData | None = None) -> Lifespan:
         """Return a FastAPI lifespan that checks the connection and disposes the engine.
@@ -204,7 +319,7 @@ class Database:
             try:
                 yield
             finally:
-                await self.engine.dispose()
+                await self.dispose()
 
         return lifespan
 
@@ -213,9 +328,21 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
 
+    def new_session(self, *, replica: bool = False) -> AsyncSession:
+        """A new session on the primary; with ``replica=True`` (and replicas configured) it
+        reads from a replica until its first write."""
+        session = self.sessionmaker()
+        engine = self.replica() if replica else None
+        if engine is not None:
+            session.sync_session.info[REPLICA_KEY] = engine.sync_engine
+        return session
+
     @asynccontextmanager
-    async def open_session(self) -> AsyncIterator[AsyncSession]:
+    async def open_session(self, *, replica: bool = False) -> AsyncIterator[AsyncSession]:
         """A session and transaction outside a request: commit on success, roll back on error.
+
+        It runs on the primary, unless ``replica=True`` sends its reads to a replica until
+        its first write.
 
         Example:
             ```python
@@ -228,7 +355,7 @@ class Database:
                     await session.execute(text("select 1"))
             ```
         """
-        async with self.sessionmaker() as session:
+        async with self.new_session(replica=replica) as session:
             try:
                 yield session
                 await session.commit()
@@ -237,9 +364,9 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def request_transaction(self) -> AsyncIterator[AsyncSession]:
+    async def request_transaction(self, *, replica: bool = False) -> AsyncIterator[AsyncSession]:
         """Like `open_session`, but database failures become HTTP errors (409, 422, 503)."""
-        async with self.sessionmaker() as session:
+        async with self.new_session(replica=replica) as session:
             try:
                 yield session
                 await session.commit()
@@ -262,10 +389,37 @@ async def _rollback(session: AsyncSession) -> None:
         await session.rollback()
 
 
-def _new_session_dependency(db: Database) -> SessionDependency:
-    async def transaction() -> AsyncIterator[AsyncSession]:
-        async with db.request_transaction() as session:
-            yield session
+async def _check(engine: AsyncEngine) -> None:
+    url = engine.url
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        password = url.password
+        message = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        if password:
+            message = message.replace(str(password), "***")
+        safe = url.render_as_string(hide_password=True)
+        raise DatabaseConnectionError(
+            f"cannot connect to the database at {safe}: {reason}: {message}"
+        ) from None
+
+
+def _new_session_dependency(db: Database, *, replicas: bool) -> SessionDependency:
+    if replicas and db.replicas:
+
+        async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+            # A request that may write runs on the primary from its first statement on.
+            reads = request.method in READ_METHODS
+            async with db.request_transaction(replica=reads) as session:
+                yield session
+
+    else:
+
+        async def transaction() -> AsyncIterator[AsyncSession]:  # type: ignore[misc]
+            async with db.request_transaction() as session:
+                yield session
 
     # A plain dependency over a function-scoped generator: every user of ``Depends(db.session)``
     # gets the commit after the endpoint returns and before the response is sent.
@@ -274,5 +428,10 @@ def _new_session_dependency(db: Database) -> SessionDependency:
     ) -> AsyncSession:
         return session
 
-    session.__doc__ = f"The request's session on {db.safe_url}; committed before the response."
+    where = "" if replicas and db.replicas else " (primary)"
+    session.__doc__ = (
+        f"The request's session on {db.safe_url}{where}; committed before the response."
+    )
+    session.__crudrouter_sqla_session__ = True  # type: ignore[attr-defined]
+    session.__crudrouter_sqla_database__ = db  # type: ignore[attr-defined]
     return session

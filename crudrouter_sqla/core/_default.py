@@ -4,10 +4,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ._database import Database
+from ._routing import READ_METHODS
 
 _default: Database | None = None
 
@@ -43,8 +44,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _default = None
 
 
-async def _default_transaction() -> AsyncIterator[AsyncSession]:
-    async with default_database().request_transaction() as session:
+async def _default_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    # With SQLALCHEMY_REPLICA_URLS, read-only requests read from a replica (see Database).
+    reads = request.method in READ_METHODS
+    async with default_database().request_transaction(replica=reads) as session:
         yield session
 
 
@@ -54,6 +57,8 @@ async def default_session(
     """The request's session on the default database; committed before the response."""
     return session
 
+
+default_session.__crudrouter_sqla_session__ = True  # type: ignore[attr-defined]
 
 Session = Annotated[AsyncSession, Depends(default_session)]
 """The request's `AsyncSession` on the default database, committed before the response is sent.

@@ -26,7 +26,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -52,6 +52,35 @@ _SQLITE_KINDS: dict[str, ConstraintKind] = {
     "SQLITE_CONSTRAINT_NOTNULL": "not_null",
     "SQLITE_CONSTRAINT_CHECK": "check",
 }
+# MySQL and MariaDB error numbers (the same in both, except where noted).
+_MYSQL_KINDS: dict[int, ConstraintKind] = {
+    1062: "unique",  # ER_DUP_ENTRY
+    1586: "unique",  # ER_DUP_ENTRY_WITH_KEY_NAME
+    1557: "unique",  # ER_FOREIGN_DUPLICATE_KEY
+    1452: "foreign_key",  # ER_NO_REFERENCED_ROW_2
+    1216: "foreign_key",  # ER_NO_REFERENCED_ROW
+    1451: "foreign_key",  # ER_ROW_IS_REFERENCED_2: the row is referenced
+    1217: "foreign_key",  # ER_ROW_IS_REFERENCED
+    1048: "not_null",  # ER_BAD_NULL_ERROR
+    1364: "not_null",  # ER_NO_DEFAULT_FOR_FIELD (strict mode, column left out)
+    3819: "check",  # ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+    4025: "check",  # ER_CONSTRAINT_FAILED (MariaDB)
+}
+_MYSQL_REFERENCED = (1451, 1217)
+_MYSQL_INVALID = (1264, 1265, 1292, 1366, 1367, 1406, 1411, 1690, 3140, 4078)
+_MYSQL_TIMEOUT = (1205, 1969, 3024, 1317)  # lock wait, statement timeouts, interrupted
+_MYSQL_CONFLICT = (1213,)  # ER_LOCK_DEADLOCK
+_MYSQL_UNAVAILABLE = (1040, 1053, 1152, 1158, 1159, 1160, 1161, 1927, 2002, 2003, 2005, 2006)
+_MYSQL_UNAVAILABLE_CLIENT = range(2000, 2100)  # client-side errors: connection lost or refused
+_MYSQL_MODULES = ("pymysql.", "aiomysql.", "asyncmy.", "MySQLdb.")
+# "Duplicate entry '...' for key 'heroes.name'" (MySQL 8 prefixes the table), "... key 'name'"
+_MYSQL_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^'.]+)'\s*$")
+# "... CONSTRAINT `heroes_ibfk_1` FOREIGN KEY (`team_id`) REFERENCES ..."
+_MYSQL_FK = re.compile(r"CONSTRAINT `([^`]+)` FOREIGN KEY \(([^)]*)\)")
+# "Column 'name' cannot be null", "Field 'name' doesn't have a default value"
+_MYSQL_COLUMN = re.compile(r"^(?:Column|Field) '([^']+)'")
+# "Check constraint 'ck' is violated." (MySQL), "CONSTRAINT `ck` failed for ..." (MariaDB)
+_MYSQL_CHECK = re.compile(r"^(?:Check constraint '([^']+)'|CONSTRAINT `([^`]+)` failed)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 # PostgreSQL's detail starts "Key (col_a, col_b)=(...)"; only the column list is kept.
 _PG_KEY_COLUMNS = re.compile(r"^Key \(([^)]*)\)=")
@@ -104,6 +133,20 @@ class ConstraintViolation(DatabaseError):
 
     def __str__(self) -> str:
         return self.detail
+
+    def resolve(self, table: Any) -> None:
+        """Name the columns from ``table`` (a SQLAlchemy `Table`) where the driver named only
+        the constraint or index, as MySQL and MariaDB do for unique keys."""
+        if self.columns or not self.constraint or self.kind not in ("unique", "unknown"):
+            return
+        for item in (*table.constraints, *table.indexes):
+            if item.name == self.constraint:
+                self.columns = tuple(column.name for column in item.columns)
+                return
+        column = table.columns.get(self.constraint)
+        if column is not None and (column.unique or column.primary_key):
+            # MySQL names an unnamed unique key after its column.
+            self.columns = (column.name,)
 
     @property
     def detail(self) -> str:
@@ -182,6 +225,68 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def _mysql_error(exc: BaseException) -> tuple[int, str] | None:
+    """The error number and message of a MySQL driver error in the chain (PyMySQL, aiomysql,
+    asyncmy all raise ``Error(errno, message)``)."""
+    for item in _chain(exc):
+        module = type(item).__module__ + "."
+        if module.startswith(_MYSQL_MODULES) and len(item.args) >= 2:
+            errno, message = item.args[0], item.args[1]
+            if isinstance(errno, int) and not isinstance(errno, bool):
+                return errno, str(message)
+    return None
+
+
+def _mysql_unavailable(errno: int) -> DatabaseUnavailable | None:
+    if errno in _MYSQL_TIMEOUT:
+        return DatabaseUnavailable("timeout")
+    if errno in _MYSQL_CONFLICT:
+        return DatabaseUnavailable("conflict")
+    if errno in _MYSQL_UNAVAILABLE or errno in _MYSQL_UNAVAILABLE_CLIENT:
+        return DatabaseUnavailable()
+    return None
+
+
+def _mysql_translate(
+    errno: int, message: str, operation: Operation, statement: str | None
+) -> DatabaseError | None:
+    kind = _MYSQL_KINDS.get(errno)
+    if kind is None:
+        if errno in _MYSQL_INVALID:
+            return InvalidValue()
+        return _mysql_unavailable(errno)
+    columns: tuple[str, ...] = ()
+    constraint: str | None = None
+    if kind == "unique":
+        match = _MYSQL_KEY.search(message)
+        constraint = _identifier(match.group(1)) if match else None
+        if constraint == "PRIMARY":
+            constraint = None
+        elif constraint and statement and re.search(rf"\b{constraint}\b", statement):
+            # An unnamed unique index takes the name of its (first) column; the router
+            # resolves named ones from the table (see `ConstraintViolation.resolve`).
+            columns = (constraint,)
+    elif kind == "foreign_key":
+        match = _MYSQL_FK.search(message)
+        if match:
+            constraint = _identifier(match.group(1))
+            names = tuple(p.strip().strip("`") for p in match.group(2).split(","))
+            if all(_identifier(n) for n in names):
+                columns = names
+        if errno in _MYSQL_REFERENCED:
+            operation = "delete"
+            columns = ()
+    elif kind == "not_null":
+        match = _MYSQL_COLUMN.search(message)
+        column = _identifier(match.group(1)) if match else None
+        columns = (column,) if column else ()
+    elif kind == "check":
+        match = _MYSQL_CHECK.search(message)
+        if match:
+            constraint = _identifier(match.group(1) or match.group(2))
+    return ConstraintViolation(kind, columns, constraint, operation)
+
+
 def _raised_by_database(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception it chains) was raised in SQLAlchemy or a driver."""
     for item in _chain(exc):
@@ -219,6 +324,10 @@ def _translate_raw(exc: BaseException) -> DatabaseError | None:
     wrapping, as when the pool connects or a driver rejects a value before sending it."""
     if not _raised_by_database(exc):
         return None
+    mysql = _mysql_error(exc)
+    if mysql is not None:
+        # As for SQLSTATEs below: constraint violations arrive wrapped by SQLAlchemy.
+        return InvalidValue() if mysql[0] in _MYSQL_INVALID else _mysql_unavailable(mysql[0])
     state = _sqlstate(exc)
     if state is not None:
         if state.startswith("22"):
@@ -293,6 +402,14 @@ def translate_error(exc: BaseException, operation: Operation = "write") -> Datab
         return InvalidValue()
     if not isinstance(exc, sa_exc.SQLAlchemyError):
         return _translate_raw(exc)
+    mysql = _mysql_error(exc)
+    if mysql is not None:
+        statement = getattr(exc, "statement", None)
+        translated = _mysql_translate(*mysql, operation, statement)
+        if translated is not None:
+            return translated
+        if isinstance(exc, sa_exc.IntegrityError):
+            return ConstraintViolation("unknown", operation=operation)
     state = _sqlstate(exc)
     if isinstance(exc, sa_exc.IntegrityError):
         if state is not None:

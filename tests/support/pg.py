@@ -9,6 +9,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -175,6 +176,43 @@ class PostgresServer:
             finally:
                 shutil.rmtree(self._base, ignore_errors=True)
 
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        pid_file = self._data / "postmaster.pid"
+        if not pid_file.exists():
+            return []
+        root = int(pid_file.read_text().split()[0])
+        children: dict[int, list[int]] = {}
+        for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
+    def freeze(self) -> None:
+        """Stop every process of the server (SIGSTOP): it accepts TCP connections (the kernel
+        does) but answers nothing, like a hung host."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume a frozen server (SIGCONT), and any process it started meanwhile."""
+        for _ in range(2):
+            self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass  # a backend that exited meanwhile
+
     def create_database(self, name: str) -> None:
         """Create a database with ``psql`` (the server must be running).
 
@@ -185,6 +223,25 @@ class PostgresServer:
         psql = [str(self._bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
         conn = ["-h", "127.0.0.1", "-p", str(self._port), "-U", _PG_USER, "-d", "postgres"]
         self._run([*psql, *conn, "-c", f"CREATE DATABASE {ident}"], as_owner=False)
+
+    def start_replica(self) -> PostgresServer:
+        """A streaming replica of this (running) server: ``pg_basebackup -R`` into a new temp
+        dir, started on its own port. Clean it up with its `cleanup`.
+
+        Returns:
+            The replica; it is read-only (``pg_is_in_recovery()`` is true).
+        """
+        replica = PostgresServer(self._bindir)
+        basebackup = [str(self._bindir / "pg_basebackup"), "-D", str(replica._data), "-R"]
+        conn = ["-h", "127.0.0.1", "-p", str(self._port), "-U", _PG_USER, "-X", "stream"]
+        replica._run([*basebackup, *conn, "--no-sync", "-c", "fast"])
+        with (replica._data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"\nport = {replica._port}\nunix_socket_directories = '{replica._base}'\n"
+                "hot_standby = on\nhot_standby_feedback = on\n"
+            )
+        replica.start()
+        return replica
 
     def __enter__(self) -> PostgresServer:
         self.start()
