@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 
 from crudrouter_sqla.core import Database
 from tests.models import Base
+from tests.support.databases import database_with
 from tests.support.mariadb import MariaDBServer, find_mariadb
 from tests.support.pg import PostgresServer, find_pg_bindir
 from tests.support.pgbouncer import PgBouncer, find_pgbouncer
@@ -196,18 +198,13 @@ async def db_url(backend: str, tmp_path: Any, request: pytest.FixtureRequest) ->
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     """A `Database` with the test tables created; disposed afterwards."""
-    database = Database(db_url)
-    await database.create_all(Base.metadata)
-    try:
+    async with database_with(db_url, Base.metadata) as database:
         yield database
-    finally:
-        await database.engine.dispose()
 
 
 @pytest.fixture
 def client_for() -> Callable[[FastAPI], Any]:
     """Open an httpx client on an app, inside its lifespan."""
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def open_client(app: FastAPI, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:

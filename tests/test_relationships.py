@@ -30,6 +30,7 @@ from tests.relmodels import (
     TeamWithHeroIds,
     hero_tags,
 )
+from tests.support.databases import database_with
 
 HERO_FILTERS: dict[str, Any] = {
     "team.name": ["eq", "ilike"],
@@ -42,12 +43,8 @@ HERO_FILTERS: dict[str, Any] = {
 
 @pytest.fixture
 async def rdb(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.create_all(Base.metadata)
-    try:
+    async with database_with(db_url, Base.metadata) as database:
         yield database
-    finally:
-        await database.engine.dispose()
 
 
 def related_app(db: Database, **hero_options: Any) -> FastAPI:

@@ -32,16 +32,13 @@ from tests.shapemodels import (
     Setting,
     SettingRead,
 )
+from tests.support.databases import database_with
 
 
 @pytest.fixture
 async def sdb(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.create_all(Base.metadata)
-    try:
+    async with database_with(db_url, Base.metadata) as database:
         yield database
-    finally:
-        await database.engine.dispose()
 
 
 def app_with(db: Database, *routers: CRUDRouter) -> FastAPI:

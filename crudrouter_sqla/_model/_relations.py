@@ -197,23 +197,34 @@ class Embed:
         return int(self.to_many) + sum(child.collections for child in self.children)
 
 
-def embedded_schema(annotation: Any) -> tuple[type[BaseModel], bool] | None:
-    """The Pydantic model a field's type holds, and whether it is a list of them."""
+def unwrap(annotation: Any) -> Any:
+    """A type without ``Optional`` and ``Annotated`` around it (None for other unions)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return embedded_schema(members[0]) if len(members) == 1 else None
+        return unwrap(members[0]) if len(members) == 1 else None
     if origin is typing.Annotated:
-        return embedded_schema(typing.get_args(annotation)[0])
-    if origin in (list, tuple, Sequence, set, frozenset) or (
-        isinstance(origin, type) and issubclass(origin, Sequence)
-    ):
+        return unwrap(typing.get_args(annotation)[0])
+    return annotation
+
+
+def list_item(annotation: Any) -> Any:
+    """The item type of a list (or other sequence) annotation, unwrapped; None otherwise."""
+    annotation = unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, Sequence, set, frozenset):
         args = typing.get_args(annotation)
-        if args:
-            inner = embedded_schema(args[0])
-            if inner is not None and not inner[1]:
-                return inner[0], True
-        return None
+        return unwrap(args[0]) if args else None
+    return None
+
+
+def embedded_schema(annotation: Any) -> tuple[type[BaseModel], bool] | None:
+    """The Pydantic model a field's type holds, and whether it is a list of them."""
+    item = list_item(annotation)
+    if item is not None:
+        found = embedded_schema(item)
+        return (found[0], True) if found is not None and not found[1] else None
+    annotation = unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, False
     return None

@@ -7,9 +7,6 @@ Checked once when the router is built; a field the router could not write raises
 
 from __future__ import annotations
 
-import types
-import typing
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +16,7 @@ from sqlalchemy.orm import RelationshipProperty
 
 from ..errors import ConfigurationError
 from ._inspect import ModelInfo, inspect_model, python_type
-from ._relations import embedded_schema
+from ._relations import embedded_schema, list_item
 
 
 @dataclass(frozen=True)
@@ -65,23 +62,6 @@ class WritePlan:
             return values, {}
         relations = {k: values.pop(k) for k in list(values) if k in self.names}
         return values, relations
-
-
-def _sequence_item(annotation: Any) -> Any:
-    """The item type of a list annotation (through ``Optional`` and ``Annotated``)."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _sequence_item(members[0]) if len(members) == 1 else None
-    if origin is typing.Annotated:
-        return _sequence_item(typing.get_args(annotation)[0])
-    if origin in (list, tuple, Sequence, set, frozenset):
-        args = typing.get_args(annotation)
-        if not args:
-            return None
-        item = args[0]
-        return typing.get_args(item)[0] if typing.get_origin(item) is typing.Annotated else item
-    return None
 
 
 def _owner_pair(info: ModelInfo, rel: RelationshipProperty[Any], where: str) -> Any:
@@ -135,7 +115,7 @@ def build_write_plan(info: ModelInfo, schema: type[BaseModel], role: str) -> Wri
             columns = {n: related.columns[n] for n in nested.model_fields}
             children.append(ChildList(name, related, foreign_key, nested, columns))
             continue
-        item = _sequence_item(schema_field.annotation)
+        item = list_item(schema_field.annotation)
         if item is None or item not in (related.pk_type, python_type(related.pk_column)):
             raise ConfigurationError(
                 f"{where}: type it as a list of {related.resource} keys "

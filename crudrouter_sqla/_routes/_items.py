@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Body, HTTPException, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +13,15 @@ from .._model import WritePlan
 from .._query import Clause
 from ..errors import not_found
 from ._execute import execute, load, raise_db_error, render, render_written
-from ._params import context_params, item_ident, key_params, param, scope_of, with_signature
+from ._params import (
+    body_error,
+    context_params,
+    item_ident,
+    key_params,
+    param,
+    scope_of,
+    with_signature,
+)
 from ._relation_writes import check_relation_values, write_relations
 from ._resource import Endpoint, Resource
 from ._returning import delete_row, insert_missing_row, insert_row, restore_row, update_row
@@ -26,14 +33,23 @@ def missing_item(res: Resource, ident: Any) -> HTTPException:
     return not_found(res.info.resource, res.info.describe(ident))
 
 
+async def parent_missing(
+    res: Resource, session: AsyncSession, kwargs: dict[str, Any]
+) -> HTTPException | None:
+    """The 404 naming the parent of a nested resource when it does not exist."""
+    parent = res.parent
+    if parent is None:
+        return None
+    parent_id = kwargs[parent.key]
+    if (await execute(session, parent.exists(parent_id))).first() is None:
+        return not_found(parent.info.resource, parent_id)
+    return None
+
+
 async def missing(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> HTTPException:
     """The 404 for a row that was not found: it names the parent when that is what is missing."""
-    parent = res.parent
-    if parent is not None:
-        parent_id = kwargs[parent.key]
-        if (await execute(session, parent.exists(parent_id))).first() is None:
-            return not_found(parent.info.resource, parent_id)
-    return missing_item(res, item_ident(res, kwargs))
+    error = await parent_missing(res, session, kwargs)
+    return error or missing_item(res, item_ident(res, kwargs))
 
 
 def make_get(res: Resource, name: str) -> Endpoint:
@@ -72,11 +88,9 @@ def split(plan: WritePlan, values: dict[str, Any]) -> tuple[dict[str, Any], dict
 
 async def check_parent(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> None:
     """404 naming the parent of a nested resource when it does not exist."""
-    parent = res.parent
-    if parent is not None:
-        parent_id = kwargs[parent.key]
-        if (await execute(session, parent.exists(parent_id))).first() is None:
-            raise not_found(parent.info.resource, parent_id)
+    error = await parent_missing(res, session, kwargs)
+    if error is not None:
+        raise error
 
 
 async def insert_one(
@@ -120,16 +134,8 @@ def _check_body_key(res: Resource, ident: Any, values: dict[str, Any]) -> None:
     for part, value in zip(parts, idents, strict=True):
         sent = values.pop(part.key, None)
         if sent is not None and sent != value:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("body", part.key),
-                        "msg": f"{part.key} in the body must match the {part.key} in the path",
-                        "input": None,
-                    }
-                ]
-            )
+            message = f"{part.key} in the body must match the {part.key} in the path"
+            raise body_error(part.key, message)
 
 
 async def _missing_or_stale(
@@ -289,9 +295,7 @@ def make_restore(res: Resource, name: str) -> Endpoint:
         ident = item_ident(res, kwargs)
         row = await restore_row(session, res, ident, scope_of(res, kwargs))
         if row is None:
-            parent = res.parent
-            if parent is not None:
-                await check_parent(res, session, kwargs)
+            await check_parent(res, session, kwargs)
             raise not_found(f"Deleted {res.info.resource}", res.info.describe(ident))
         return await render_written(res, session, row)
 

@@ -7,6 +7,7 @@ import inspect
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Response
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._model import KeyPart
@@ -103,3 +104,10 @@ def item_ident(res: Resource, kwargs: dict[str, Any]) -> Any:
     if not res.info.composite:
         return kwargs["item_id"]
     return tuple(kwargs[part.key] for part in res.info.key)
+
+
+def body_error(name: str, message: str) -> RequestValidationError:
+    """A 422 naming a body field, in FastAPI's validation error shape."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", name), "msg": message, "input": None}]
+    )

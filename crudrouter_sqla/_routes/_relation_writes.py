@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._model import ChildList, KeyList, WritePlan
 from ._execute import execute
+from ._params import body_error
 
 
 def check_relation_values(plan: WritePlan, relations: dict[str, Any]) -> None:
@@ -23,16 +23,7 @@ def check_relation_values(plan: WritePlan, relations: dict[str, Any]) -> None:
         seen: set[Any] = set()
         twice = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
         if twice:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("body", spec.key),
-                        "msg": f"{spec.key} names {twice[0]!r} more than once",
-                        "input": None,
-                    }
-                ]
-            )
+            raise body_error(spec.key, f"{spec.key} names {twice[0]!r} more than once")
 
 
 async def write_relations(
