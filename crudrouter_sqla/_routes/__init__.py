@@ -2,21 +2,25 @@
 
 Entry points: `Resource` (the parts a router assembles), the endpoint factories `make_list`,
 `make_get`, `make_create`, `make_replace`, `make_update` and `make_delete`, `RouteList` (routes
-declared by hand replace generated ones) and `limited_route_class` (body size limits).
+declared by hand replace generated ones; `CRUDRoute` lists every method of a path in a 405),
+`Names` (operation ids and schema names) and `limited_route_class` (body limits, strict JSON).
 """
 
 from ._items import make_create, make_delete, make_get, make_replace, make_update
 from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
 from ._list import make_list
+from ._names import Names, snake
 from ._params import RESERVED
 from ._resource import Endpoint, Resource
-from ._route_list import RouteList
-from ._serialize import Serializer
+from ._route_list import CRUDRoute, RouteList
+from ._serialize import Serializer, page_model
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "RESERVED",
+    "CRUDRoute",
     "Endpoint",
+    "Names",
     "Resource",
     "RouteList",
     "Serializer",
@@ -27,4 +31,6 @@ __all__ = [
     "make_list",
     "make_replace",
     "make_update",
+    "page_model",
+    "snake",
 ]
