@@ -1,5 +1,6 @@
 """crudrouter_sqla: a generic CRUD router factory for FastAPI over async SQLAlchemy 2.x."""
 
+from ._model import strict_json
 from ._query import Page
 from ._router import CRUDRouter, RouteSwitch
 from .core import (
@@ -24,4 +25,5 @@ __all__ = [
     "Page",
     "RouteSwitch",
     "Session",
+    "strict_json",
 ]

@@ -22,6 +22,7 @@ from ._schemas import (
     check_write_schema,
     derive_create_schema,
     derive_update_schema,
+    strict_json,
 )
 from ._writes import ChildList, KeyList, WritePlan, build_write_plan
 
@@ -48,4 +49,5 @@ __all__ = [
     "is_to_many",
     "python_type",
     "resolve_path",
+    "strict_json",
 ]

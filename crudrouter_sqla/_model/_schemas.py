@@ -18,7 +18,8 @@ import weakref
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
+import annotated_types
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, create_model
 from pydantic.fields import FieldInfo
 from sqlalchemy import Column
 
@@ -57,7 +58,9 @@ def _require_basemodel(schema: Any, role: str) -> None:
 
 # ----------------------------------------------------------------------------- strict JSON types
 
-_STRICT_SCALARS = (bool, int, float, str)
+Check = Callable[[Any], bool]
+"""Whether a value (as JSON gives it) has a JSON type the documented schema allows."""
+
 _STRING_ENCODED: tuple[type[Any], ...] = (
     datetime.datetime,
     datetime.date,
@@ -66,67 +69,133 @@ _STRING_ENCODED: tuple[type[Any], ...] = (
     uuid.UUID,
     bytes,
 )
-_JSON_TYPES: dict[type[Any], tuple[type[Any], ...]] = {
-    str: (str,),
-    int: (int,),
-    float: (int, float),
-    bool: (bool,),
-}
 
 
-def _json_guard(value_type: type[Any], accepted: tuple[type[Any], ...]) -> Callable[[Any], Any]:
-    """A validator that lets through values of ``value_type`` itself, and JSON values of the
-    accepted Python types (``bool`` never counting as a number)."""
-    names = " or ".join(sorted({_json_name(t) for t in accepted}))
+def _is(*kinds: type[Any]) -> Check:
+    def check(value: Any) -> bool:
+        # bool is an int in Python, never a number in JSON.
+        return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
-    def guard(value: Any) -> Any:
-        if isinstance(value, value_type):
-            return value
-        if isinstance(value, bool) and bool not in accepted:
-            raise ValueError(f"Input should be a JSON {names}")
-        if not isinstance(value, accepted):
-            raise ValueError(f"Input should be a JSON {names}")
-        return value
-
-    return guard
+    return check
 
 
-def _json_name(value_type: type[Any]) -> str:
-    return {str: "string", int: "number", float: "number", bool: "boolean"}.get(
-        value_type, value_type.__name__
-    )
+def _any(value: Any) -> bool:
+    return True
 
 
-def strict_annotation(annotation: Any) -> Any:
-    """``annotation`` with every leaf type limited to the JSON types its schema documents."""
+def _json_check(annotation: Any) -> tuple[Check, str]:
+    """A check of the JSON type of a value for ``annotation``, and the type's name."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is Annotated:
-        return Annotated[(strict_annotation(args[0]), *annotation.__metadata__)]
+        return _json_check(args[0])
     if origin is typing.Union or origin is types.UnionType:
-        return typing.Union[tuple(strict_annotation(a) for a in args)]  # noqa: UP007
-    if origin in (list, set, frozenset) and len(args) == 1:
-        return origin[strict_annotation(args[0])]
-    if origin is dict and len(args) == 2:
-        return dict.__class_getitem__((args[0], strict_annotation(args[1])))
-    if origin is tuple and args:
-        return tuple[tuple(strict_annotation(a) for a in args)]  # type: ignore[misc]
+        checks = [_json_check(a) for a in args]
+        names = " or ".join(dict.fromkeys(name for _, name in checks))
+        return (lambda value: any(check(value) for check, _ in checks)), names
+    if origin in (list, set, frozenset, tuple):
+        items = [_json_check(a)[0] for a in args if a is not Ellipsis] or [_any]
+
+        def each(value: Any) -> bool:
+            if not isinstance(value, list):
+                return False
+            if len(items) == 1:
+                return all(items[0](v) for v in value)
+            return len(value) == len(items) and all(c(v) for c, v in zip(items, value, strict=True))
+
+        return each, "array"
+    if origin is dict:
+        item = _json_check(args[1])[0] if len(args) == 2 else _any
+        return (lambda value: isinstance(value, dict) and all(map(item, value.values()))), "object"
+    if annotation is type(None):
+        return (lambda value: value is None), "null"
     if not isinstance(annotation, type):
-        return annotation
-    if annotation in _STRICT_SCALARS:
-        return Annotated[annotation, Strict()]
+        return _any, "value"
+    if annotation is bool:
+        return _is(bool), "boolean"
+    if annotation is int:
+        # 2.0 is an integer in JSON; 2.5 is refused by the validation that follows.
+        return _is(int, float), "integer"
+    if annotation is float:
+        return _is(int, float), "number"
+    if annotation is str:
+        return _is(str), "string"
     if issubclass(annotation, enum.Enum):
-        accepted = tuple({type(member.value) for member in annotation})
-        if all(t in _JSON_TYPES for t in accepted):
-            return Annotated[annotation, BeforeValidator(_json_guard(annotation, accepted))]
-        return annotation
+        kinds = tuple({type(member.value) for member in annotation})
+        return _is(annotation, *kinds), "enum value"
     if issubclass(annotation, decimal.Decimal):
-        # Documented as a number or a numeric string.
-        guard = _json_guard(annotation, (int, float, str))
-        return Annotated[annotation, BeforeValidator(guard)]
+        return _is(annotation, int, float, str), "number or numeric string"
     if issubclass(annotation, _STRING_ENCODED):
-        return Annotated[annotation, BeforeValidator(_json_guard(annotation, (str,)))]
-    return annotation
+        return _is(annotation, str), "string"
+    if issubclass(annotation, BaseModel):
+        return _is(annotation, dict), "object"
+    return _any, "value"
+
+
+def json_type_guard(annotation: Any) -> BeforeValidator:
+    """A validator that refuses values whose JSON type the field's documented schema does not
+    allow, before Pydantic's lax conversions (``true`` -> 1, ``"12"`` -> 12, a number -> a
+    date) could accept them."""
+    check, name = _json_check(annotation)
+
+    def guard(value: Any) -> Any:
+        if not check(value):
+            raise ValueError(f"Input should be a JSON {name}")
+        return value
+
+    return BeforeValidator(guard)
+
+
+def _strict(annotation: Any, field: FieldInfo, **changes: Any) -> tuple[Any, FieldInfo]:
+    """The field with a JSON type guard after its own constraints: the constraints move into
+    the annotation, ahead of the guard, so the document still shows them."""
+    new = FieldInfo.merge_field_infos(field, **changes)
+    constraints, new.metadata = new.metadata, []
+    guarded = Annotated[(annotation, *constraints, json_type_guard(field.annotation))]
+    return guarded, new
+
+
+def strict_json(schema: type[BaseModel]) -> type[BaseModel]:
+    """A copy of ``schema``, with the same name, whose fields accept only the JSON types its
+    OpenAPI schema declares: no ``true`` or ``"12"`` for an integer, no number for a string or
+    a date. The rest is inherited: validators, configuration (such as ``extra``), defaults.
+
+    The router applies the same rule to the schemas it derives; use this for your own create
+    and update schemas, for instance as a class decorator.
+
+    Example:
+        ```python
+        from pydantic import BaseModel, ConfigDict, ValidationError
+
+        from crudrouter_sqla import strict_json
+
+        @strict_json
+        class HeroCreate(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+            name: str
+            age: int | None = None
+
+        assert HeroCreate.model_validate({"name": "Flash", "age": 28.0}).age == 28
+        for bad in ({"name": "Flash", "age": True}, {"name": 7}, {"name": "F", "x": 1}):
+            try:
+                HeroCreate.model_validate(bad)
+            except ValidationError:
+                pass
+            else:
+                raise AssertionError(bad)
+        ```
+    """
+    _require_basemodel(schema, "strict_json")
+    fields = {key: _strict(field.annotation, field) for key, field in schema.model_fields.items()}
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        schema.__name__,
+        __base__=schema,
+        __module__=schema.__module__,
+        __doc__=schema.__doc__,
+        **fields,
+    )
+    model.__qualname__ = schema.__qualname__
+    return model
 
 
 def _column_constraints(annotation: Any, column: Column[Any]) -> Any:
@@ -138,20 +207,18 @@ def _column_constraints(annotation: Any, column: Column[Any]) -> Any:
         return typing.Union[args]  # noqa: UP007
     base = typing.get_args(annotation)[0] if origin is Annotated else annotation
     if base is int and "ge" in bounds:
-        return Annotated[annotation, Field(ge=bounds["ge"], le=bounds["le"])]
+        return Annotated[annotation, annotated_types.Interval(ge=bounds["ge"], le=bounds["le"])]
     if base is str:
-        if "max_length" in bounds:
-            return Annotated[annotation, Field(max_length=bounds["max_length"], pattern=NO_NUL)]
-        return Annotated[annotation, Field(pattern=NO_NUL)]
+        length = bounds.get("max_length")
+        return Annotated[annotation, StringConstraints(max_length=length, pattern=NO_NUL)]
     return annotation
 
 
 def _strict_field(field: FieldInfo, column: Column[Any] | None, **changes: Any) -> Any:
-    new = FieldInfo.merge_field_infos(field, **changes)
-    annotation = strict_annotation(field.annotation)
+    annotation = field.annotation
     if column is not None:
         annotation = _column_constraints(annotation, column)
-    return annotation, new
+    return _strict(annotation, field, **changes)
 
 
 def _config(base: ConfigDict) -> ConfigDict:

@@ -84,8 +84,9 @@ class ListSpec:
             raise ConfigurationError(f"filter names clash with list parameters: {clash}")
         info = self.info
         self._pk_key = SortKey(info.pk_key, info.pk_column, False, info.pk_type, False)
+        self._default_sort = Sort("", (self._pk_key,))
         sortable = alternation(self.sort_keys)
-        self.sort_pattern = f"^-?{sortable}(?:,-?{sortable})*$"
+        self.sort_pattern = f"^(?:-?{sortable}(?:,-?{sortable})*)?$"
         readable = alternation(self.read_fields)
         self.fields_pattern = f"^{readable}(?:,{readable})*$"
         self._sort_regex = re.compile(self.sort_pattern)
@@ -111,8 +112,9 @@ class ListSpec:
         """One value of a filter, parsed with its column's type and bounds."""
         if "\x00" in raw:
             raise query_error(name, NUL_MESSAGE)
+        value_type = bool if spec.op == "isnull" else spec.value_type
         try:
-            value = adapter_for(spec.value_type).validate_python(raw, strict=False)
+            value = adapter_for(value_type).validate_python(raw, strict=False)
         except ValidationError as exc:
             message = exc.errors()[0]["msg"]
             raise query_error(name, f"{spec.alias}: {message}", raw) from None
@@ -172,7 +174,9 @@ class ListSpec:
         return or_(*[case_insensitive_contains(col, text) for col in self.search.columns])
 
     def parse_sort(self, spelling: str | None) -> Sort:
-        spelling = spelling or ""
+        """The sort a request asks for; the primary key alone when it asks for none."""
+        if not spelling:
+            return self._default_sort
         cached = self._sorts.get(spelling)
         if cached is None:
             cached = self._parse_sort(spelling)
@@ -181,8 +185,6 @@ class ListSpec:
         return cached
 
     def _parse_sort(self, spelling: str) -> Sort:
-        if not spelling:
-            return Sort("", (self._pk_key,))
         keys: list[SortKey] = []
         seen: set[str] = set()
         for part in spelling.split(","):

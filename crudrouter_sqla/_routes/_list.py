@@ -114,8 +114,8 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
                 None,
                 ge=0,
                 description=(
-                    f"Rows to skip (default 0, at most {res.max_offset}). With a `cursor`, "
-                    "only 0 is accepted: the cursor says where the page starts."
+                    f"Rows to skip (default 0, at most {res.max_offset}); with a `cursor`, "
+                    "rows to skip after the cursor's position."
                 ),
             ),
         ),
@@ -134,8 +134,8 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
                 None,
                 max_length=500,
                 description=(
-                    f"Comma-separated fields, `-` for descending: {sort_help}. A field named "
-                    "again adds nothing."
+                    f"Comma-separated fields, `-` for descending: {sort_help}; empty for "
+                    "the default order. A field named again adds nothing."
                 ),
             ),
         ),
@@ -246,8 +246,6 @@ def make_list(res: Resource, name: str) -> Endpoint:
         limit: int = query["limit"]
         cursor: str | None = query["cursor"]
         offset: int | None = query["offset"]
-        if cursor is not None and offset:
-            raise query_error("offset", "with a cursor, offset may only be 0", offset)
         if offset is not None and offset > res.max_offset:
             raise query_error(
                 "offset",
