@@ -275,16 +275,6 @@ async def test_parameters_declared_as_lists_may_repeat(db, client_for):
         assert [h["name"] for h in r.json()["items"]] == ["Flash", "Raven"]
 
 
-async def test_a_body_key_other_than_the_path_is_a_409(db, client_for):
-    async with client_for(heroes_app(db)) as client:
-        r = await client.put("/tags/a", json={"code": "a", "label": "A"})
-        assert r.status_code in (200, 201, 404), r.text
-        r = await client.post("/tags", json={"code": "a", "label": "A"})
-        r = await client.put("/tags/a", json={"code": "b", "label": "B"})
-        assert r.status_code == 409, r.text
-        assert "code" in r.json()["detail"]
-
-
 async def test_seed_helpers_still_work(db, client_for):
     async with client_for(heroes_app(db)) as client:
         await seed_team(client)

@@ -132,7 +132,7 @@ def error_requests(secret: dict[str, Any], other: dict[str, Any], team_id: int) 
         case("body missing field", "POST", "/heroes", {422}, json={"name": "M"}),
         case("body too long", "PATCH", sid, {422}, json={"name": long}),
         case("body is a list", "PUT", sid, {422}, json=[1, 2]),
-        case("body key mismatch", "PUT", "/tags/a", {404, 409}, json={"code": "b", "label": "l"}),
+        case("body key mismatch", "PUT", "/tags/a", {404, 422}, json={"code": "b", "label": "l"}),
         # 422 in the path
         case("path not an int", "GET", "/heroes/abc", {422}),
         case("path out of range", "GET", f"/heroes/{2**80}", {422}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Body, HTTPException, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,14 +90,19 @@ def make_create(res: Resource, name: str) -> Endpoint:
 
 
 def _check_body_key(res: Resource, item_id: Any, values: dict[str, Any]) -> None:
-    """A body that names the primary key must name the one in the path: 409, as RFC 9110
-    suggests for a PUT representation inconsistent with its target (the document cannot say
-    that a body field must equal a path parameter, so it is not a 422)."""
+    """A body that names the primary key must name the one in the path."""
     key = res.info.pk_key
     if key in values:
         if values.pop(key) != item_id:
-            raise HTTPException(
-                status_code=409, detail=f"{key} in the body must match the {key} in the path"
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("body", key),
+                        "msg": f"{key} in the body must match the {key} in the path",
+                        "input": None,
+                    }
+                ]
             )
 
 

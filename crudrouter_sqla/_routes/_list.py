@@ -190,7 +190,7 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
                     description=(
                         f"{_GROUP_HELP[kind]}, in parentheses and separated by commas. They are "
                         "written as filters, `field__op=value`, or as nested groups `or(...)`, "
-                        "`and(...)`, `not(...)` (two levels deep, ten items a group); lists "
+                        "`and(...)`, `not(...)` (two levels deep); lists "
                         'in parentheses, `team_id__in=(1,2)`; text holding `,()"` '
                         f"double-quoted. Filters: {allowed}."
                     ),
