@@ -143,12 +143,23 @@ async def test_relationship_paths_inside_groups(client):
     assert got == ["Titans"]
 
 
+async def test_integers_beyond_the_column_compare_as_numbers_in_groups(client):
+    big, aged = 2**70, ["Batgirl", "Batman", "Plastic, Man", "Robin", "Starfire", "Wonder Woman"]
+    assert await names(client, **{"or": f"(age__gte={big},name=Robin)"}) == ["Robin"]
+    assert await names(client, **{"or": f"(age__lt={big})"}) == aged
+    assert await names(client, **{"or": f"(age__gt=-{big})"}) == aged
+    assert await names(client, **{"or": f"(age__lte=-{big},age={big})"}) == []
+    assert len(await names(client, **{"or": f"(age__ne={big})"})) == len(HEROES)
+    assert await names(client, **{"or": f"(age__in=({big},17,-{big}))"}) == ["Robin"]
+    assert await names(client, **{"or": f"(age__between=(-{big},20))"}) == ["Robin"]
+    assert await names(client, **{"not": f"(age__not_in=({big}))"}) == ["Superman"]
+
+
 async def test_a_wrong_part_is_a_422_that_names_it(client):
     await refused(client, "or", "(colour=red)", "cannot filter by 'colour'")
     # only the filters the router allows: name allows eq, ilike and in
     await refused(client, "or", "(name__startswith=B)", "cannot filter by 'name__startswith'")
     await refused(client, "or", "(age__gte=old)", "age__gte")
-    await refused(client, "or", f"(age__gte={2**40})", "out of range")
     await refused(client, "or", "(age__between=(1))", "two values")
     await refused(client, "or", "(age__gte=1", "expected ')'")
     await refused(client, "or", "age__gte=1", "expected '('")

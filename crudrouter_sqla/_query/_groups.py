@@ -63,7 +63,7 @@ class Group:
 def _value_pattern(spec: FilterSpec) -> str:
     if spec.op == "isnull":
         return "(?:true|false)"
-    value = scalar_value(spec.value_type, spec.bounds, _TEXT)
+    value = scalar_value(spec.value_type, spec.bounds, _TEXT, exact_integers=False)
     if spec.op in _LIST_OPS:
         return rf"\((?:{value}(?:,{value})*)?\)"
     if spec.op == "between":

@@ -87,11 +87,14 @@ def integer_range(low: int, high: int) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
-def scalar_value(value_type: type[Any], bounds: Mapping[str, Any], text: str) -> str:
+def scalar_value(
+    value_type: type[Any], bounds: Mapping[str, Any], text: str, exact_integers: bool = True
+) -> str:
     """An expression for one value of a column of ``value_type`` as written in a URL.
 
     ``text`` is the expression for text values (it differs between comma-separated lists and
-    groups, where text may be quoted).
+    groups, where text may be quoted). With ``exact_integers``, integers are those the column
+    holds; without, any decimal integer (groups compare them as numbers, in or out of range).
     """
     if value_type is bool:
         return "(?:true|false)"
@@ -100,6 +103,8 @@ def scalar_value(value_type: type[Any], bounds: Mapping[str, Any], text: str) ->
     if issubclass(value_type, str):
         return text
     if issubclass(value_type, int):
+        if not exact_integers:
+            return "-?[0-9]+"
         if "ge" in bounds:
             return integer_range(int(bounds["ge"]), int(bounds["le"]))
         return _UNBOUNDED_INT

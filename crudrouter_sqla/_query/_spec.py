@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -108,8 +108,9 @@ class ListSpec:
                 raise query_error(name, "given more than once; give it once")
             seen.add(name)
 
-    def parse_value(self, spec: FilterSpec, raw: str, name: str) -> Any:
-        """One value of a filter, parsed with its column's type and bounds."""
+    def parse_value(self, spec: FilterSpec, raw: str, name: str, bounded: bool = True) -> Any:
+        """One value of a filter, parsed with its column's type (and bounds, when
+        ``bounded``)."""
         if "\x00" in raw:
             raise query_error(name, NUL_MESSAGE)
         value_type = bool if spec.op == "isnull" else spec.value_type
@@ -118,7 +119,8 @@ class ListSpec:
         except ValidationError as exc:
             message = exc.errors()[0]["msg"]
             raise query_error(name, f"{spec.alias}: {message}", raw) from None
-        _check_bounds(spec, value, name)
+        if bounded:
+            _check_bounds(spec, value, name)
         return value
 
     def filter_clause(self, spec: FilterSpec, raw: Any) -> Clause:
@@ -155,10 +157,10 @@ class ListSpec:
             if isinstance(item, Leaf):
                 spec = item.spec
                 if isinstance(item.value, list):
-                    value: Any = [self.parse_value(spec, v, name) for v in item.value]
+                    value: Any = [self.parse_value(spec, v, name, False) for v in item.value]
                 else:
-                    value = self.parse_value(spec, item.value, name)
-                parts.append(spec.clause(value))
+                    value = self.parse_value(spec, item.value, name, False)
+                parts.append(_in_range_clause(spec, value))
                 joins.extend(spec.joins)
             else:
                 parts.append(self._group(item, name, joins))
@@ -227,6 +229,43 @@ class ListSpec:
 
     def encode_cursor(self, sort: Sort, values: Sequence[Any]) -> str:
         return self.codec.encode(sort.spelling, values, [k.value_type for k in sort.keys])
+
+
+def _in_range_clause(spec: FilterSpec, value: Any) -> Clause:
+    """The clause of a condition in a group, where integers beyond the column's range compare
+    as numbers do: such a value equals no row, differs from every row, and bounds nothing, so
+    it is rewritten to the equivalent comparison with the column's own bound (never sent to
+    the database, which could not hold it)."""
+    if "ge" not in spec.bounds or spec.value_type is bool or not issubclass(spec.value_type, int):
+        return spec.clause(value)
+    low, high = spec.bounds["ge"], spec.bounds["le"]
+    op = spec.op
+
+    def compare_with(make: Callable[[ColumnElement[Any]], Clause]) -> Clause:
+        return spec.exists(make) if spec.exists is not None else make(spec.column)
+
+    if op in ("in", "not_in"):
+        kept = [v for v in value if low <= v <= high]
+        if op == "not_in" and not kept:
+            # Every value differs from all of them; null stays unknown, as NOT IN keeps it.
+            return compare_with(lambda col: col.is_not(None))
+        return spec.clause(kept)
+    if op == "between":
+        start, end = value
+        if start > high or end < low or start > end:
+            return compare_with(lambda col: col > high)  # no value of the column
+        return spec.clause([max(start, low), min(end, high)])
+    if op == "isnull" or low <= value <= high:
+        return spec.clause(value)
+
+    above = value > high
+    if op == "ne":
+        return compare_with(lambda col: or_(col <= high, col.is_(None)))
+    if op in ("eq", "gt", "gte"):
+        # Nothing equals it; above the range nothing is greater, below it every value is.
+        return compare_with(lambda col: col > high if op == "eq" or above else col >= low)
+    # lt, lte: below the range nothing is smaller, above it every value is.
+    return compare_with(lambda col: col <= high if above else col < low)
 
 
 def _check_bounds(spec: FilterSpec, value: Any, name: str) -> None:
