@@ -125,7 +125,9 @@ class CRUDRouter(APIRouter):
             ``If-Match`` header (428).
         list_route, get_route, create_route, replace_route, update_route, delete_route:
             ``True``, ``False`` (route left out) or a list of dependencies for that route alone.
-        **kwargs: passed to `fastapi.APIRouter`.
+        **kwargs: passed to `fastapi.APIRouter`. Operation ids are named by the router
+            (``list_heroes``, ``get_hero``, ...; see the router docs) unless
+            ``generate_unique_id_function`` is given.
 
     Raises:
         ConfigurationError: when the model, schemas or limits cannot work together.
