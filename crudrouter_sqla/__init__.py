@@ -1,6 +1,7 @@
 """crudrouter_sqla: a generic CRUD router factory for FastAPI over async SQLAlchemy 2.x."""
 
 from ._hooks import Hooks
+from ._model import strict_json
 from ._paginate import Paginate, Paginator, new_pagination
 from ._query import Page
 from ._router import CRUDRouter, RouteSwitch
@@ -30,6 +31,7 @@ __all__ = [
     "RouteSwitch",
     "Session",
     "new_pagination",
+    "strict_json",
 ]
 
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, params
 from fastapi.routing import APIRoute
+from fastapi.utils import generate_unique_id
 from pydantic import BaseModel
 from sqlalchemy import UniqueConstraint
 
@@ -28,12 +29,12 @@ from ._model import (
     inspect_model,
 )
 from ._query import (
+    DEFAULT_ESTIMATE_THRESHOLD,
     DEFAULT_MAX_OFFSET,
     CountMode,
     CursorCodec,
     FilterFields,
     ListSpec,
-    Page,
     Queries,
     allowed_query_names,
     build_filter_specs,
@@ -43,7 +44,16 @@ from ._query import (
     check_limits,
     check_positive,
 )
-from ._routes import DEFAULT_MAX_BODY_SIZE, RouteList, Serializer, limited_route_class
+from ._routes import (
+    DEFAULT_MAX_BODY_SIZE,
+    CRUDRoute,
+    Names,
+    RouteList,
+    Serializer,
+    limited_route_class,
+    page_model,
+    snake,
+)
 from .core import default_session
 from .errors import ConfigurationError, ErrorResponse
 
@@ -53,6 +63,12 @@ RouteSwitch = bool | Sequence[params.Depends]
 Responses = dict[int | str, dict[str, Any]]
 
 _NOT_FOUND: Responses = {404: {"model": ErrorResponse, "description": "No row has this id"}}
+_NO_PAGE: Responses = {
+    404: {
+        "model": ErrorResponse,
+        "description": "The cursor names no page of this list (or the parent row is missing)",
+    }
+}
 _CONFLICT: Responses = {409: {"model": ErrorResponse, "description": "A constraint was violated"}}
 _TOO_LARGE: Responses = {
     413: {"model": ErrorResponse, "description": "The request body is too large"}
@@ -98,7 +114,9 @@ class CRUDRouter(APIRouter):
         search_fields: text columns (or to-one paths) that ``q`` searches (case-insensitive
             contains, OR-ed).
         count: how ``total`` is counted by default: ``"exact"``, ``"none"`` or
-            ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere).
+            ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere, and exact where
+            the estimate is below ``estimate_threshold``).
+        estimate_threshold: below this many estimated rows, ``estimated`` counts exactly.
         strict_query: refuse (422) query parameters the list route does not declare.
         cursor_secret: an HMAC key that signs cursors, for cursors only this app can mint
             (every process must share it). Default: none; cursors then carry a checksum under a
@@ -130,7 +148,9 @@ class CRUDRouter(APIRouter):
         restore_route: the restore route of a soft-deleting router (as above).
         bulk_create_route, bulk_update_route, bulk_delete_route: ``POST {prefix}/bulk``,
             ``PATCH {prefix}`` and ``DELETE {prefix}`` with filters; off unless turned on.
-        **kwargs: passed to `fastapi.APIRouter`.
+        **kwargs: passed to `fastapi.APIRouter`. Operation ids are named by the router
+            (``list_heroes``, ``get_hero``, ...; see the router docs) unless
+            ``generate_unique_id_function`` is given.
 
     Raises:
         ConfigurationError: when the model, schemas or limits cannot work together.
@@ -182,6 +202,7 @@ class CRUDRouter(APIRouter):
         sort_fields: Sequence[str] | None = None,
         search_fields: Sequence[str] = (),
         count: CountMode = "exact",
+        estimate_threshold: int = DEFAULT_ESTIMATE_THRESHOLD,
         strict_query: bool = True,
         cursor_secret: bytes | str | None = None,
         max_offset: int = DEFAULT_MAX_OFFSET,
@@ -211,6 +232,7 @@ class CRUDRouter(APIRouter):
         info = inspect_model(model)
         check_limits(default_limit, max_limit)
         check_positive("max_offset", max_offset)
+        check_positive("estimate_threshold", estimate_threshold)
         check_positive("max_body_size", max_body_size)
         for option, dep in (("scope", scope), ("stamp", stamp)):
             if dep is not None and not callable(dep):
@@ -236,25 +258,31 @@ class CRUDRouter(APIRouter):
             raise ConfigurationError(f"key columns {clash} clash with route parameters")
         check_read_schema(info, schema)
         embeds = build_embeds(info.model.__mapper__, schema)
+        table = info.table.name
+        if prefix is None:
+            prefix = f"/{table}"
+        if prefix.endswith("/"):
+            raise ConfigurationError(f"prefix must not end with '/', got {prefix!r}")
+        self.names = Names.build(
+            model.__name__, table, prefix, None if nest is None else snake(nest.info.resource)
+        )
         if create_schema is None:
             exclude = frozenset() if nest is None else frozenset({nest.key})
-            create_schema = derive_create_schema(info, schema, exclude)
+            create_schema = derive_create_schema(info, schema, self.names.schema("Create"), exclude)
         create_plan = check_write_schema(info, create_schema, "create_schema")
         if update_schema is None:
-            update_schema = derive_update_schema(info, create_schema)
+            update_schema = derive_update_schema(info, create_schema, self.names.schema("Update"))
         update_plan = check_write_schema(info, update_schema, "update_schema")
         if bulk_create_route is not False and create_plan.names:
             raise ConfigurationError(
                 f"bulk_create_route inserts plain rows, but create_schema writes relationships "
                 f"({', '.join(sorted(create_plan.names))}); use a create schema without them"
             )
-        table = info.table.name
-        if prefix is None:
-            prefix = f"/{table}"
-        if prefix.endswith("/"):
-            raise ConfigurationError(f"prefix must not end with '/', got {prefix!r}")
         if nest is not None:
             prefix = nest.segment + prefix
+        self._operations: dict[str, tuple[str, str]] = {}
+        kwargs.setdefault("generate_unique_id_function", self._operation_id)
+        kwargs.setdefault("route_class", CRUDRoute)
         super().__init__(
             prefix=prefix,
             tags=tags if tags is not None else [table],
@@ -281,6 +309,7 @@ class CRUDRouter(APIRouter):
             search=build_search(info, joins, search_fields),
             read_fields=read_fields,
             count=check_count_mode(count),
+            estimate_threshold=estimate_threshold,
             strict=strict_query,
             codec=CursorCodec(table, cursor_secret),
         )
@@ -289,7 +318,7 @@ class CRUDRouter(APIRouter):
             queries=Queries(info, read_fields, embeds, joins, soft),
             serializer=Serializer(schema),
             create_schema=create_schema,
-            replace_schema=derive_replace_schema(info, create_schema),
+            replace_schema=derive_replace_schema(info, create_schema, self.names.schema("Replace")),
             update_schema=update_schema,
             session=routes.session_dependency(session, default_session),
             filters=tuple(filters),
@@ -332,12 +361,12 @@ class CRUDRouter(APIRouter):
         noun = res.info.resource
         base = "" if self.prefix else "/"
         item = routes.item_path(res)
-        page_model: Any = Page[self.schema]  # type: ignore[name-defined]
+        page: Any = page_model(self.schema, self.names)
         versioned = res.queries.version is not None
         write: Responses = {**_CONFLICT, **_TOO_LARGE}
         conditional: Responses = _CONDITIONS if versioned else {}
         specs = [
-            _Spec("list_route", base, "GET", routes.make_list, page_model, 200, {},
+            _Spec("list_route", base, "GET", routes.make_list, page, 200, _NO_PAGE,
                   f"List {table}"),
             _Spec("get_route", item, "GET", routes.make_get, self.schema, 200, _NOT_FOUND,
                   f"Get one {noun}"),
@@ -383,7 +412,9 @@ class CRUDRouter(APIRouter):
                 raise ConfigurationError(
                     f"{spec.switch} must be True, False or a list of dependencies, got {setting!r}"
                 )
-            name = f"{spec.switch.removesuffix('_route')}_{table}"
+            verb = spec.switch.removesuffix("_route")
+            name = f"{verb}_{table}"
+            self._operations[name] = (verb, self.prefix + spec.path)
             with self.routes.generating():
                 self.add_api_route(
                     spec.path,
@@ -400,7 +431,19 @@ class CRUDRouter(APIRouter):
             if spec.switch == "list_route":
                 route = self.routes[-1]
                 assert isinstance(route, APIRoute)
-                res.listing.allowed_params = allowed_query_names(route.dependant)
+                allowed, repeatable = allowed_query_names(route.dependant)
+                res.listing.allowed_params = allowed
+                res.listing.repeatable_params = repeatable
+
+    def _operation_id(self, route: Any) -> str:
+        """The operation id of a route (FastAPI calls this for each route, and again with the
+        full path for each place the router is included)."""
+        known = self._operations.get(route.name)
+        path: str = route.path
+        if known is None or not path.endswith(known[1]):
+            return generate_unique_id(route)
+        verb, own_path = known
+        return self.names.operation_id(verb, path[: len(path) - len(own_path)])
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, ForeignKey, String, Table, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crudrouter_sqla import CRUDRouter
+from crudrouter_sqla import CRUDRouter, strict_json
 from crudrouter_sqla.core import Database
 
 
@@ -91,17 +91,27 @@ class HeroRead(BaseModel):
     tags: list[TagRead]
 
 
+# Text any database can store (PostgreSQL refuses NUL).
+NO_NUL = r"^[^\x00]*$"
+
+
+@strict_json
 class HeroCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    secret_identity: str = Field(min_length=1, max_length=100)
+    # Strict, like the schemas the router derives: an unknown field, or a JSON type other than
+    # the one documented (true for an integer), is a 422 naming the field.
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    secret_identity: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     age: int | None = Field(default=None, ge=0, le=10_000)
-    team_id: int | None = None
+    team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     tags: list[str] = Field(default=[], max_length=20, description="Slugs of the hero's tags.")
 
 
+@strict_json
 class TeamHeroCreate(BaseModel):
     """A hero created under ``/teams/{team_id}/heroes``: the team comes from the path."""
 
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     secret_identity: str = Field(min_length=1, max_length=100)
     age: int | None = Field(default=None, ge=0, le=10_000)

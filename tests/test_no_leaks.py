@@ -149,12 +149,12 @@ def error_requests(secret: dict[str, Any], other: dict[str, Any], team_id: int) 
         case("filter too long", "GET", "/heroes", {422}, params={"secret_name__ilike": "s" * 500}),
         case("unknown filter op", "GET", "/heroes", {422}, params={"name__regex": "x"}),
         case("sort unknown", "GET", "/heroes", {422}, params={"sort": "-power"}),
-        case("sort twice", "GET", "/heroes", {422}, params={"sort": "age,-age"}),
+        case("sort given twice", "GET", "/heroes", {422}, params=[("sort", "age"), ("sort", "id")]),
         case("fields unknown", "GET", "/heroes", {422}, params={"fields": "id,password"}),
         case("count unknown", "GET", "/heroes", {422}, params={"count": "lots"}),
-        case("cursor garbage", "GET", "/heroes", {422}, params={"cursor": "not-a-cursor"}),
-        case("cursor forged", "GET", "/heroes", {422}, params={"cursor": forged}),
-        case("cursor and offset", "GET", "/heroes", {422}, params={"cursor": "x", "offset": 1}),
+        case("cursor garbage", "GET", "/heroes", {404}, params={"cursor": "not-a-cursor"}),
+        case("cursor forged", "GET", "/heroes", {404}, params={"cursor": forged}),
+        case("cursor and offset", "GET", "/heroes", {404}, params={"cursor": "x", "offset": 1}),
         # 422 from the database: values the column cannot hold. Last, as SQLite stores some.
         case("too long, sentinel row", "PATCH", loose, {200, 422}, json={"name": long}),
         case("out of range, sentinel row", "PATCH", loose, {200, 422}, json={"age": 2**40}),
@@ -186,7 +186,7 @@ async def test_no_error_response_leaks(db, client):
     # A cursor made for another sort is refused without echoing what it holds.
     page = (await client.get("/heroes", params={"limit": 1, "sort": "secret_name"})).json()
     r = await client.get("/heroes", params={"cursor": page["next_cursor"], "sort": "name"})
-    assert r.status_code == 422, r.text
+    assert r.status_code == 404, r.text
     assert_no_leak(r, "cursor for another sort")
     # The sentinel row is untouched by every refused write.
     r = await client.get(f"/heroes/{secret['id']}")

@@ -15,7 +15,7 @@ def test_every_route_documents_its_success_and_error_responses(tmp_path):
     app = heroes_app(Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
     paths = app.openapi()["paths"]
     expected = {
-        ("/heroes", "get"): {"200", "422", "503"},
+        ("/heroes", "get"): {"200", "404", "422", "503"},
         ("/heroes", "post"): {"201", "409", "413", "422", "503"},
         ("/heroes/{item_id}", "get"): {"200", "404", "422", "503"},
         ("/heroes/{item_id}", "put"): {"200", "404", "409", "413", "422", "503"},

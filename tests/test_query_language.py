@@ -169,14 +169,18 @@ async def test_sort_with_nulls_last_ascending_and_first_descending(client):
     ]
 
 
-async def test_unknown_or_repeated_sort_field_is_422(client):
-    for sort in ("power", "-power", "age,age", "", "name,"):
+async def test_unknown_sort_field_is_422(client):
+    for sort in ("power", "-power", "name,", " name", "+name", "age,,name"):
         r = await client.get("/heroes", params={"sort": sort})
-        if sort == "":
-            assert r.status_code == 200, r.text
-            continue
         assert r.status_code == 422, (sort, r.text)
         assert r.json()["detail"][0]["loc"] == ["query", "sort"]
+    assert await names(client, sort="") == await names(client)
+
+
+async def test_a_sort_field_named_again_adds_nothing(client):
+    # The documented pattern cannot say "each field once", so a repeat is accepted: ordering
+    # by a field again after ordering by it changes nothing.
+    assert await names(client, sort="age,-age,name") == await names(client, sort="age,name")
 
 
 async def test_search_is_case_insensitive_or_across_fields_and_with_filters(client):
@@ -211,13 +215,10 @@ async def test_count_modes(client, backend):
     assert r.json()["total"] is None and len(r.json()["items"]) == 8
     r = await client.get("/heroes", params={"count": "exact", "age__gte": 30})
     assert r.json()["total"] == 3
+    # Estimated counts answer the same on both databases: few rows are counted exactly.
     r = await client.get("/heroes", params={"count": "estimated"})
-    if backend == "postgresql":
-        assert r.status_code == 200, r.text
-        assert isinstance(r.json()["total"], int)
-    else:
-        assert r.status_code == 422
-        assert r.json()["detail"][0]["loc"] == ["query", "count"]
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 8
     r = await client.get("/heroes", params={"count": "approximately"})
     assert r.status_code == 422
 
@@ -250,7 +251,7 @@ async def test_keyset_pages_concatenate_to_the_full_sorted_list(client, sort):
     assert all(len(p["items"]) == 3 for p in pages[:-1])
 
 
-async def test_bad_cursors_are_422(client):
+async def test_cursors_that_name_no_page_are_404(client):
     first = (await client.get("/heroes", params={"limit": 2, "sort": "age"})).json()
     cursor = first["next_cursor"]
     bad = {
@@ -258,19 +259,31 @@ async def test_bad_cursors_are_422(client):
         "AAAA": "altered",
         cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB"): "altered",
     }
+    # A cursor names a position the server handed out, as an id names a row: one the list did
+    # not make is a 404 (the document cannot tell valid cursors from other strings).
     for value, words in bad.items():
         r = await client.get("/heroes", params={"cursor": value, "sort": "age"})
-        assert r.status_code == 422, (value, r.text)
-        assert words in r.json()["detail"][0]["msg"], r.text
+        assert r.status_code == 404, (value, r.text)
+        assert "cursor" in r.json()["detail"] and words in r.json()["detail"], r.text
     r = await client.get("/heroes", params={"cursor": cursor, "sort": "-age"})
-    assert r.status_code == 422
-    assert "sort=age" in r.json()["detail"][0]["msg"]
+    assert r.status_code == 404
+    assert "sort=age" in r.json()["detail"]
     team_page = (await client.get("/teams", params={"limit": 1})).json()
     r = await client.get("/heroes", params={"cursor": team_page["next_cursor"]})
-    assert r.status_code == 422
-    assert "another resource" in r.json()["detail"][0]["msg"]
+    assert r.status_code == 404
+    assert "another resource" in r.json()["detail"]
+
+
+async def test_offset_beside_a_cursor_skips_rows_after_it(client):
+    cursor = (await client.get("/heroes", params={"limit": 2, "sort": "age"})).json()["next_cursor"]
+    after = (await client.get("/heroes", params={"cursor": cursor, "sort": "age"})).json()
+    r = await client.get("/heroes", params={"cursor": cursor, "sort": "age", "offset": 0})
+    assert r.status_code == 200, r.text
+    assert r.json() == after
     r = await client.get("/heroes", params={"cursor": cursor, "sort": "age", "offset": 2})
-    assert r.status_code == 422
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == after["items"][2:]
+    assert r.json()["offset"] is None
 
 
 async def test_deep_keyset_page_uses_no_offset(db, client):

@@ -23,6 +23,7 @@ from ._schemas import (
     derive_create_schema,
     derive_replace_schema,
     derive_update_schema,
+    strict_json,
 )
 from ._soft_delete import SoftDelete, build_soft_delete
 from ._writes import ChildList, KeyList, WritePlan, build_write_plan
@@ -54,4 +55,5 @@ __all__ = [
     "is_to_many",
     "python_type",
     "resolve_path",
+    "strict_json",
 ]

@@ -1,8 +1,9 @@
 """The SQL of a resource and the list route's query language: filters (across relationships
 too), sort, search, field selection, counts, pages and keyset cursors.
 
-Entry points: `ListSpec` (what a list request may ask, checked once), `Queries` (the statements
-of a resource), `Page` (the response of a list).
+Entry points: `ListSpec` (what a list request may ask, checked once; filters, groups such as
+``or=(...)``, sort, fields, cursors), `Queries` (the statements of a resource), `Page` (the
+response of a list). `_patterns` writes the regular expressions the document states.
 """
 
 from ._cursor import MAX_CURSOR_LENGTH, CursorCodec, CursorError
@@ -14,9 +15,14 @@ from ._filters import (
     FilterSpec,
     build_filter_specs,
 )
+from ._groups import GROUP_PARAMS
+from ._groups import MAX_LENGTH as GROUP_MAX_LENGTH
 from ._page import DEFAULT_MAX_OFFSET, Page, check_limits, check_positive
+from ._patterns import NO_NUL
 from ._sort import Sort, SortKey, build_sort_keys
 from ._spec import (
+    DEFAULT_ESTIMATE_THRESHOLD,
+    LIST_OPS,
     LIST_PARAMS,
     CountMode,
     ListSpec,
@@ -24,17 +30,23 @@ from ._spec import (
     allowed_query_names,
     build_search,
     check_count_mode,
+    list_pattern,
     query_error,
 )
 from ._statements import KEY_LABEL, VERSION_LABEL, Queries
 
 __all__ = [
+    "DEFAULT_ESTIMATE_THRESHOLD",
     "DEFAULT_MAX_OFFSET",
     "DEFAULT_MAX_TEXT",
+    "GROUP_MAX_LENGTH",
+    "GROUP_PARAMS",
     "KEY_LABEL",
+    "LIST_OPS",
     "LIST_PARAMS",
     "MAX_CURSOR_LENGTH",
     "MAX_IN_VALUES",
+    "NO_NUL",
     "VERSION_LABEL",
     "Clause",
     "CountMode",
@@ -55,5 +67,6 @@ __all__ = [
     "check_count_mode",
     "check_limits",
     "check_positive",
+    "list_pattern",
     "query_error",
 ]

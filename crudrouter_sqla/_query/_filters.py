@@ -1,7 +1,8 @@
 """Filter operators: which fit a column, how their values are parsed, the clause each makes.
 
-URL syntax: ``?age__gte=30``, ``?team_id__in=1,2``, ``?name__ilike=bat``; a bare ``?name=Thor``
-means ``eq``. Text operators escape ``%`` and ``_`` so what a user typed matches literally.
+URL syntax: ``?age__gte=30``, ``?team_id__in=1,2``, ``?age__between=18,65``,
+``?name__ilike=bat``; a bare ``?name=Thor`` means ``eq``. Groups (``or=(...)``) live in
+`._groups`. Text operators escape ``%`` and ``_`` so what a user typed matches literally.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..errors import ConfigurationError
 Clause = ColumnElement[bool]
 
 EQUALITY = ("eq", "ne", "in", "not_in", "isnull")
-ORDERING = ("gt", "gte", "lt", "lte")
+ORDERING = ("gt", "gte", "lt", "lte", "between")
 TEXT = ("like", "ilike", "startswith", "endswith", "contains")
 OPERATORS = EQUALITY + ORDERING + TEXT
 """Every operator a filter may allow."""
@@ -142,6 +143,9 @@ def compare(col: ColumnElement[Any], op: str, value: Any) -> Clause:
         return col.is_(None) if value else col.is_not(None)
     if op in ("in", "not_in"):
         return col.in_(value) if op == "in" else col.not_in(value)
+    if op == "between":
+        low, high = value
+        return col.between(low, high)
     if op == "ilike":
         return case_insensitive_contains(col, value)
     if op in ("like", "contains", "startswith", "endswith"):

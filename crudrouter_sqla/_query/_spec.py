@@ -6,25 +6,62 @@ parses its own parameters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, and_, or_, true
 
 from .._model import Joins, ModelInfo, adapter_for, python_type
 from ..errors import ConfigurationError
 from ._cursor import CursorCodec, CursorError
-from ._filters import MAX_IN_VALUES, Clause, FilterSpec, case_insensitive_contains, resolve_target
+from ._filters import (
+    DEFAULT_MAX_TEXT,
+    MAX_IN_VALUES,
+    Clause,
+    FilterSpec,
+    case_insensitive_contains,
+    resolve_target,
+)
+from ._groups import GROUP_PARAMS, Grammar, Group, GroupError, Leaf
+from ._patterns import alternation, scalar_value
 from ._sort import Sort, SortKey
 
 CountMode = Literal["exact", "none", "estimated"]
 COUNT_MODES: tuple[CountMode, ...] = ("exact", "none", "estimated")
-LIST_PARAMS = ("offset", "page", "limit", "sort", "fields", "count", "cursor", "q", "deleted")
+LIST_PARAMS = (
+    "offset",
+    "page",
+    "limit",
+    "sort",
+    "fields",
+    "count",
+    "cursor",
+    "q",
+    "deleted",
+    *GROUP_PARAMS,
+)
 """The list route's own query parameters; no filter may take their names."""
 NUL_MESSAGE = "text may not contain NUL characters"
+DEFAULT_ESTIMATE_THRESHOLD = 1000
+"""Below this many rows, a PostgreSQL estimate is replaced by an exact count."""
+LIST_OPS = ("in", "not_in", "between")
+"""Operators whose value is several comma-separated values."""
+
+
+def list_pattern(spec: FilterSpec) -> str:
+    """The documented pattern of an ``in``, ``not_in`` or ``between`` parameter."""
+    limit = int(spec.bounds.get("max_length", DEFAULT_MAX_TEXT))
+    value = scalar_value(spec.value_type, spec.bounds, f"[^,\\x00]{{0,{limit}}}")
+    if spec.op == "between":
+        return f"^{value},{value}$"
+    return f"^(?:{value}(?:,{value}){{0,{MAX_IN_VALUES - 1}}})?$"
 
 
 def query_error(name: str, message: str, value: Any = None) -> RequestValidationError:
@@ -48,6 +85,8 @@ class ListSpec:
     strict: bool
     codec: CursorCodec
     allowed_params: frozenset[str] = field(default_factory=frozenset)
+    repeatable_params: frozenset[str] = field(default_factory=frozenset)
+    estimate_threshold: int = DEFAULT_ESTIMATE_THRESHOLD
     _sorts: dict[str, Sort] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -58,32 +97,91 @@ class ListSpec:
         self._pk_keys = tuple(
             SortKey(part.key, part.column, False, part.type, False) for part in self.info.key
         )
+        self._default_sort = Sort("", self._pk_keys)
+        sortable = alternation(self.sort_keys)
+        self.sort_pattern = f"^(?:-?{sortable}(?:,-?{sortable})*)?$"
+        readable = alternation(self.read_fields)
+        self.fields_pattern = f"^{readable}(?:,{readable})*$"
+        self._sort_regex = re.compile(self.sort_pattern)
+        self._fields_regex = re.compile(self.fields_pattern)
+        self.list_patterns = {
+            s.alias: re.compile(list_pattern(s)) for s in self.filters if s.op in LIST_OPS
+        }
+        self.grammar = Grammar(self.filters) if self.filters else None
 
-    def check_unknown(self, names: Sequence[str]) -> None:
-        if not self.strict:
-            return
-        for name in names:
-            if name not in self.allowed_params:
+    def check_unknown(self, items: Sequence[tuple[str, str]]) -> None:
+        """Refuse a parameter the route does not declare (when strict), and a parameter given
+        more than once unless it is declared as a list."""
+        seen: set[str] = set()
+        for name, _ in items:
+            if self.strict and name not in self.allowed_params:
                 allowed = ", ".join(sorted(self.allowed_params))
                 raise query_error(name, f"unknown query parameter; allowed: {allowed}")
+            if name in seen and name not in self.repeatable_params:
+                raise query_error(name, "given more than once; give it once")
+            seen.add(name)
+
+    def parse_value(self, spec: FilterSpec, raw: str, name: str, bounded: bool = True) -> Any:
+        """One value of a filter, parsed with its column's type (and bounds, when
+        ``bounded``)."""
+        if "\x00" in raw:
+            raise query_error(name, NUL_MESSAGE)
+        value_type = bool if spec.op == "isnull" else spec.value_type
+        try:
+            value = adapter_for(value_type).validate_python(raw, strict=False)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            raise query_error(name, f"{spec.alias}: {message}", raw) from None
+        if bounded:
+            _check_bounds(spec, value, name)
+        return value
 
     def filter_clause(self, spec: FilterSpec, raw: Any) -> Clause:
         if isinstance(raw, str) and "\x00" in raw:
             raise query_error(spec.alias, NUL_MESSAGE)
-        if spec.op in ("in", "not_in"):
-            parts = [p.strip() for p in str(raw).split(",")] if raw != "" else []
+        if spec.op in LIST_OPS:
+            text = str(raw)
+            parts = text.split(",") if text != "" else []
             if len(parts) > MAX_IN_VALUES:
                 raise query_error(spec.alias, f"at most {MAX_IN_VALUES} values", raw)
-            adapter = adapter_for(spec.value_type)
-            try:
-                values = [adapter.validate_python(p, strict=False) for p in parts]
-            except ValidationError as exc:
-                message = exc.errors()[0]["msg"]
-                raise query_error(spec.alias, f"each value must fit: {message}", raw) from None
-            for value in values:
-                _check_bounds(spec, value)
+            if spec.op == "between" and len(parts) != 2:
+                raise query_error(spec.alias, "give two values, low,high", raw)
+            values = [self.parse_value(spec, p, spec.alias) for p in parts]
+            if not self.list_patterns[spec.alias].match(text):
+                raise query_error(spec.alias, "does not match the documented pattern", raw)
             return spec.clause(values)
         return spec.clause(raw)
+
+    def group_clause(self, kind: str, text: str, joins: list[str]) -> Clause:
+        """The clause of an ``or``, ``and`` or ``not`` parameter; the joins its conditions
+        need are added to ``joins``."""
+        assert self.grammar is not None
+        try:
+            group = self.grammar.parse(kind, text)
+            clause = self._group(group, kind, joins)
+            self.grammar.check(text)
+        except GroupError as exc:
+            raise query_error(kind, str(exc), text) from None
+        return clause
+
+    def _group(self, group: Group, name: str, joins: list[str]) -> Clause:
+        parts: list[Clause] = []
+        for item in group.items:
+            if isinstance(item, Leaf):
+                spec = item.spec
+                if isinstance(item.value, list):
+                    value: Any = [self.parse_value(spec, v, name, False) for v in item.value]
+                else:
+                    value = self.parse_value(spec, item.value, name, False)
+                parts.append(_in_range_clause(spec, value))
+                joins.extend(spec.joins)
+            else:
+                parts.append(self._group(item, name, joins))
+        if group.kind == "or":
+            return or_(*parts)
+        combined = and_(*parts)
+        # "Not" keeps the rows for which the conditions are not all true, nulls included.
+        return combined.is_not(true()) if group.kind == "not" else combined
 
     def search_clause(self, text: str) -> Clause:
         if "\x00" in text:
@@ -91,7 +189,9 @@ class ListSpec:
         return or_(*[case_insensitive_contains(col, text) for col in self.search.columns])
 
     def parse_sort(self, spelling: str | None) -> Sort:
-        spelling = spelling or ""
+        """The sort a request asks for; the primary key alone when it asks for none."""
+        if not spelling:
+            return self._default_sort
         cached = self._sorts.get(spelling)
         if cached is None:
             cached = self._parse_sort(spelling)
@@ -100,54 +200,98 @@ class ListSpec:
         return cached
 
     def _parse_sort(self, spelling: str) -> Sort:
-        if not spelling:
-            return Sort("", self._pk_keys)
         keys: list[SortKey] = []
         seen: set[str] = set()
         for part in spelling.split(","):
-            part = part.strip()
             descending = part.startswith("-")
-            name = part.lstrip("-+")
+            name = part.removeprefix("-")
             key = self.sort_keys.get(name)
             if key is None:
                 allowed = ", ".join(self.sort_keys)
                 raise query_error("sort", f"cannot sort by {name!r}; allowed: {allowed}", spelling)
             if name in seen:
-                raise query_error("sort", f"{name!r} appears twice", spelling)
+                # A later key on the same field orders nothing the first has not ordered.
+                continue
             seen.add(name)
             keys.append(replace(key, descending=descending))
+        if not self._sort_regex.match(spelling):
+            raise query_error("sort", "does not match the documented pattern", spelling)
         keys.extend(key for key in self._pk_keys if key.name not in seen)
         return Sort(",".join(("-" if k.descending else "") + k.name for k in keys), tuple(keys))
 
     def parse_fields(self, spelling: str | None) -> tuple[str, ...] | None:
         if spelling is None:
             return None
-        names = tuple(dict.fromkeys(p.strip() for p in spelling.split(",") if p.strip()))
+        names = tuple(dict.fromkeys(spelling.split(",")))
         unknown = [n for n in names if n not in self.read_fields]
-        if unknown or not names:
+        if unknown or not self._fields_regex.match(spelling):
             allowed = ", ".join(self.read_fields)
             what = f"unknown field {unknown[0]!r}" if unknown else "no field named"
             raise query_error("fields", f"{what}; allowed: {allowed}", spelling)
         return names
 
     def decode_cursor(self, cursor: str, sort: Sort) -> Clause:
+        """The keyset condition of a cursor; 404 when it names no page of this list (a
+        cursor names a position the server handed out, as an id names a row)."""
         try:
             values = self.codec.decode(cursor, sort.spelling, [k.value_type for k in sort.keys])
         except CursorError as exc:
-            raise query_error("cursor", str(exc)) from None
+            raise HTTPException(404, f"The cursor names no page of this list: {exc}") from None
         return sort.after(values)
 
     def encode_cursor(self, sort: Sort, values: Sequence[Any]) -> str:
         return self.codec.encode(sort.spelling, values, [k.value_type for k in sort.keys])
 
 
-def _check_bounds(spec: FilterSpec, value: Any) -> None:
+def _in_range_clause(spec: FilterSpec, value: Any) -> Clause:
+    """The clause of a condition in a group, where integers beyond the column's range compare
+    as numbers do: such a value equals no row, differs from every row, and bounds nothing, so
+    it is rewritten to the equivalent comparison with the column's own bound (never sent to
+    the database, which could not hold it)."""
+    if "ge" not in spec.bounds or spec.value_type is bool or not issubclass(spec.value_type, int):
+        return spec.clause(value)
+    low, high = spec.bounds["ge"], spec.bounds["le"]
+    op = spec.op
+
+    def compare_with(make: Callable[[ColumnElement[Any]], Clause]) -> Clause:
+        return spec.exists(make) if spec.exists is not None else make(spec.column)
+
+    if op in ("in", "not_in"):
+        kept = [v for v in value if low <= v <= high]
+        if op == "not_in" and not kept:
+            # Every value differs from all of them; null stays unknown, as NOT IN keeps it.
+            return compare_with(lambda col: col.is_not(None))
+        return spec.clause(kept)
+    if op == "between":
+        start, end = value
+        if start > high or end < low or start > end:
+            return compare_with(lambda col: col > high)  # no value of the column
+        return spec.clause([max(start, low), min(end, high)])
+    if op == "isnull" or low <= value <= high:
+        return spec.clause(value)
+
+    above = value > high
+    if op == "ne":
+        return compare_with(lambda col: or_(col <= high, col.is_(None)))
+    if op in ("eq", "gt", "gte"):
+        # Nothing equals it; above the range nothing is greater, below it every value is.
+        return compare_with(lambda col: col > high if op == "eq" or above else col >= low)
+    # lt, lte: below the range nothing is smaller, above it every value is.
+    return compare_with(lambda col: col <= high if above else col < low)
+
+
+def _check_bounds(spec: FilterSpec, value: Any, name: str) -> None:
     bounds = spec.bounds
     if isinstance(value, int) and not isinstance(value, bool) and "ge" in bounds:
         if not bounds["ge"] <= value <= bounds["le"]:
-            raise query_error(spec.alias, "a value is out of range for the column", None)
-    if isinstance(value, str) and "max_length" in bounds and len(value) > bounds["max_length"]:
-        raise query_error(spec.alias, f"values are at most {bounds['max_length']} characters")
+            raise query_error(name, f"{spec.alias}: a value is out of range for the column")
+    if (
+        name == spec.alias
+        and isinstance(value, str)
+        and "max_length" in bounds
+        and len(value) > bounds["max_length"]
+    ):
+        raise query_error(name, f"values are at most {bounds['max_length']} characters")
 
 
 @dataclass(frozen=True)
@@ -186,9 +330,11 @@ def check_count_mode(mode: CountMode) -> CountMode:
     return mode
 
 
-def allowed_query_names(dependant: Any) -> frozenset[str]:
-    """Every query parameter a route's dependency tree declares."""
+def allowed_query_names(dependant: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """Every query parameter a route's dependency tree declares, and those of them declared
+    as lists (which a client may repeat)."""
     names: set[str] = set()
+    repeatable: set[str] = set()
     todo = [dependant]
     while todo:
         current = todo.pop()
@@ -196,8 +342,25 @@ def allowed_query_names(dependant: Any) -> frozenset[str]:
             model = getattr(param.field_info, "annotation", None)
             if isinstance(model, type) and issubclass(model, BaseModel):
                 # A query model: each of its fields is a parameter.
-                names.update(f.alias or n for n, f in model.model_fields.items())
+                for n, f in model.model_fields.items():
+                    names.add(f.alias or n)
+                    if _is_sequence(f.annotation):
+                        repeatable.add(f.alias or n)
             else:
                 names.add(param.alias)
+                if _is_sequence(model):
+                    repeatable.add(param.alias)
         todo.extend(current.dependencies)
-    return frozenset(names)
+    return frozenset(names), frozenset(repeatable)
+
+
+def _is_sequence(annotation: Any) -> bool:
+    """Whether a parameter's type is a list (or an optional list), which FastAPI fills from a
+    repeated parameter."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_sequence(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_is_sequence(a) for a in typing.get_args(annotation))
+    check = origin or annotation
+    return isinstance(check, type) and issubclass(check, list | set | frozenset | tuple)

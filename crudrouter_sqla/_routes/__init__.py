@@ -2,7 +2,8 @@
 
 Entry points: `Resource` (the parts a router assembles), the endpoint factories `make_list`,
 `make_get`, `make_create`, `make_replace`, `make_update` and `make_delete`, `RouteList` (routes
-declared by hand replace generated ones), `limited_route_class` (body size limits) and
+declared by hand replace generated ones; `CRUDRoute` lists every method of a path in a 405),
+`Names` (operation ids and schema names), `limited_route_class` (body limits, strict JSON) and
 `session_dependency` (the ``session`` option, checked).
 """
 
@@ -17,17 +18,20 @@ from ._items import (
 )
 from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
 from ._list import make_list
+from ._names import Names, snake
 from ._params import RESERVED, item_path
 from ._resource import Endpoint, Resource
-from ._route_list import RouteList
-from ._serialize import Serializer
+from ._route_list import CRUDRoute, RouteList
+from ._serialize import Serializer, page_model
 from ._session import session_dependency
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "BulkCount",
     "RESERVED",
+    "CRUDRoute",
     "Endpoint",
+    "Names",
     "Resource",
     "RouteList",
     "Serializer",
@@ -43,5 +47,7 @@ __all__ = [
     "make_replace",
     "make_restore",
     "make_update",
+    "page_model",
     "session_dependency",
+    "snake",
 ]

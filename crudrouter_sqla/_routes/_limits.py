@@ -1,17 +1,23 @@
-"""Request body limits for the write routes: a body over the limit is refused with 413 before
-it is read into memory."""
+"""Request bodies of the write routes: a body over the limit is refused with 413 before it is
+read into memory, and a JSON body is parsed once here, so that numbers no JSON value can hold
+(``1e400``, and Python's lenient ``NaN``, ``Infinity``, ``-Infinity``) are a 422 naming the
+field rather than a value that breaks the error response."""
 
 from __future__ import annotations
 
+import email.message
+import json
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
+
+from ._route_list import CRUDRoute
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 """1 MiB: far above any row, far below what would hurt the server."""
@@ -20,17 +26,17 @@ DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
-def _body_error(message: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{"type": "json_invalid", "loc": ("body",), "msg": message, "input": None}]
-    )
+def _body_error(message: str, loc: tuple[Any, ...] = ("body",), kind: str = "json_invalid") -> Any:
+    return RequestValidationError([{"type": kind, "loc": loc, "msg": message, "input": None}])
 
 
 def _encodable(value: Any) -> Any:
-    """The errors with every string made encodable as UTF-8 (lone surrogates escaped), so the
-    422 that echoes them can be written."""
+    """The errors with every value made encodable as strict JSON: lone surrogates escaped,
+    non-finite floats spelled as strings, so the 422 that echoes them can be written."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, dict):
         return {_encodable(k): _encodable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -38,14 +44,100 @@ def _encodable(value: Any) -> Any:
     return value
 
 
+class _NonFinite(str):
+    """A number that parsed to infinity or NaN, kept as its spelling until it is reported."""
+
+
+def _parse_float(spelling: str) -> Any:
+    value = float(spelling)
+    return value if math.isfinite(value) else _NonFinite(spelling)
+
+
+def _find_non_finite(value: Any, path: tuple[Any, ...]) -> tuple[tuple[Any, ...], str] | None:
+    if isinstance(value, _NonFinite):
+        return path, str(value)
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _find_non_finite(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body with this content type as JSON."""
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def parse_json_body(body: bytes) -> Any:
+    """The JSON value of a request body; a 422 naming the field that holds a number no
+    float can hold, or saying where the body stops being JSON."""
+    found: list[bool] = []
+
+    def non_finite(spelling: str) -> _NonFinite:
+        found.append(True)
+        return _NonFinite(spelling)
+
+    def parse_float(spelling: str) -> Any:
+        value = _parse_float(spelling)
+        if isinstance(value, _NonFinite):
+            found.append(True)
+        return value
+
+    try:
+        value = json.loads(body, parse_constant=non_finite, parse_float=parse_float)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
+    except ValueError:  # not UTF-8, or an integer with more digits than Python reads
+        raise _body_error("The body is not valid UTF-8 JSON") from None
+    if found:
+        where = _find_non_finite(value, ("body",))
+        assert where is not None
+        loc, spelling = where
+        raise RequestValidationError(
+            [
+                {
+                    "type": "finite_number",
+                    "loc": loc,
+                    "msg": "Input should be a finite number",
+                    "input": spelling,
+                }
+            ]
+        )
+    return value
+
+
 def _detail(limit: int) -> str:
     return f"Request body is larger than the limit of {limit} bytes"
 
 
-def limited_route_class(limit: int) -> type[APIRoute]:
-    """An `APIRoute` whose requests may carry at most ``limit`` body bytes."""
+def limited_route_class(limit: int) -> type[CRUDRoute]:
+    """A route whose requests may carry at most ``limit`` body bytes, with JSON bodies parsed
+    strictly (see `parse_json_body`)."""
 
-    class LimitedRoute(APIRoute):
+    class LimitedRoute(CRUDRoute):
         max_body_bytes = limit
 
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -63,12 +155,15 @@ def limited_route_class(limit: int) -> type[APIRoute]:
                     message = await receive()
                     seen += len(message.get("body", b""))
                     if seen > limit:
-                        # FastAPI passes an HTTPException raised while reading the body through.
                         raise HTTPException(status_code=413, detail=_detail(limit))
                     return message
 
                 request._receive = counting_receive
                 try:
+                    body = await request.body()
+                    if body and _is_json(request.headers.get("content-type")):
+                        # FastAPI reads the parsed value from here instead of parsing again.
+                        request._json = parse_json_body(body)
                     return await handler(request)
                 except StarletteHTTPException as exc:
                     if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from sqlalchemy import ClauseElement, Executable, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -15,13 +15,18 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from .._query import (
     DEFAULT_MAX_TEXT,
+    GROUP_MAX_LENGTH,
+    GROUP_PARAMS,
+    LIST_OPS,
     MAX_CURSOR_LENGTH,
     MAX_IN_VALUES,
+    NO_NUL,
     Clause,
     CountMode,
     FilterSpec,
     ListSpec,
     Sort,
+    list_pattern,
     query_error,
 )
 from .._query._page_numbers import PAGE_DESCRIPTION, PagingError, page_count, resolve_window
@@ -39,6 +44,7 @@ _DESCRIPTIONS = {
     "lte": "less than or equal to",
     "in": "is one of these comma-separated values",
     "not_in": "is none of these comma-separated values",
+    "between": "is between these two comma-separated values (low,high), both included",
     "like": "contains this text (case-sensitive)",
     "contains": "contains this text (case-sensitive)",
     "ilike": "contains this text, ignoring case",
@@ -62,23 +68,36 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
+def _string(pattern: str, max_length: int) -> Any:
+    """A string parameter documented with the pattern the route checks it against."""
+    schema = {"type": "string", "pattern": pattern, "maxLength": max_length}
+    return Annotated[str | None, WithJsonSchema(schema)]
+
+
 def filter_field(spec: FilterSpec) -> tuple[Any, Any]:
     """The query-model field of one filter: its type and bounds, named by its alias."""
     description = f"{spec.field} {_DESCRIPTIONS[spec.op]}"
-    if spec.op in ("in", "not_in"):
+    if spec.op in LIST_OPS:
         limit = int(spec.bounds.get("max_length", DEFAULT_MAX_TEXT))
-        return str | None, Field(
-            None,
-            alias=spec.alias,
-            description=description,
-            max_length=(limit + 1) * MAX_IN_VALUES,
+        longest = (limit + 1) * MAX_IN_VALUES
+        return _string(list_pattern(spec), longest), Field(
+            None, alias=spec.alias, description=description, max_length=longest
         )
     if spec.op == "isnull":
         return bool | None, Field(None, alias=spec.alias, description=description)
     bounds = dict(spec.bounds)
     if spec.value_type is not str:
         bounds.pop("max_length", None)
+    elif issubclass(spec.value_type, str):
+        bounds["pattern"] = NO_NUL
     return spec.value_type | None, Field(None, alias=spec.alias, description=description, **bounds)
+
+
+_GROUP_HELP = {
+    "or": "Rows that meet any of these conditions",
+    "and": "Rows that meet all of these conditions",
+    "not": "Rows that do not meet these conditions (all of them together)",
+}
 
 
 def _query_model(res: Resource, name: str) -> type[BaseModel]:
@@ -88,8 +107,18 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
     sort_help = ", ".join(spec.sort_keys)
     fields: dict[str, Any] = {
         "offset": (
-            int | None,
-            Field(None, ge=0, description=f"Rows to skip (default 0, at most {res.max_offset})."),
+            Annotated[
+                int | None,
+                WithJsonSchema({"type": "integer", "minimum": 0, "maximum": res.max_offset}),
+            ],
+            Field(
+                None,
+                ge=0,
+                description=(
+                    f"Rows to skip (default 0, at most {res.max_offset}); with a `cursor`, "
+                    "rows to skip after the cursor's position."
+                ),
+            ),
         ),
         "page": (
             int | None,
@@ -105,19 +134,25 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
             ),
         ),
         "sort": (
-            str | None,
+            _string(spec.sort_pattern, 500),
             Field(
                 None,
                 max_length=500,
-                description=f"Comma-separated fields, `-` for descending: {sort_help}.",
+                description=(
+                    f"Comma-separated fields, `-` for descending: {sort_help}; empty for "
+                    "the default order. A field named again adds nothing."
+                ),
             ),
         ),
         "fields": (
-            str | None,
+            _string(spec.fields_pattern, 2000),
             Field(
                 None,
                 max_length=2000,
-                description="Comma-separated fields to return; each item then holds only these.",
+                description=(
+                    "Comma-separated fields to return; each item then holds only these "
+                    f"({', '.join(spec.read_fields)})."
+                ),
             ),
         ),
         "count": (
@@ -129,7 +164,10 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
             Field(
                 None,
                 max_length=MAX_CURSOR_LENGTH,
-                description="A page's `next_cursor`, to get the page after it.",
+                description=(
+                    "A page's `next_cursor`, to get the page after it (send the same `sort`); "
+                    "404 when it names no page of this list."
+                ),
             ),
         ),
     }
@@ -140,6 +178,7 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
             Field(
                 None,
                 max_length=DEFAULT_MAX_TEXT,
+                pattern=NO_NUL,
                 description=f"Text to find in {searched}, ignoring case.",
             ),
         )
@@ -153,6 +192,23 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
         )
     for i, filter_spec in enumerate(spec.filters):
         fields[f"f{i}"] = filter_field(filter_spec)
+    if spec.grammar is not None:
+        allowed = ", ".join(s.alias for s in spec.filters)
+        for kind in GROUP_PARAMS:
+            fields[kind] = (
+                _string(spec.grammar.pattern, GROUP_MAX_LENGTH),
+                Field(
+                    None,
+                    max_length=GROUP_MAX_LENGTH,
+                    description=(
+                        f"{_GROUP_HELP[kind]}, in parentheses and separated by commas. They are "
+                        "written as filters, `field__op=value`, or as nested groups `or(...)`, "
+                        "`and(...)`, `not(...)` (two levels deep); lists "
+                        'in parentheses, `team_id__in=(1,2)`; text holding `,()"` '
+                        f"double-quoted. Filters: {allowed}."
+                    ),
+                ),
+            )
     model: type[BaseModel] = create_model(
         f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
     )
@@ -175,7 +231,11 @@ async def _count(
         plan = (await execute(session, explain)).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate >= res.listing.estimate_threshold:
+            return estimate
+        # Small estimates are the least reliable (a fresh table has no statistics) and an
+        # exact count of so few rows is cheap, as PostgREST does.
     result: int = (await execute(session, res.queries.count(where, joins))).scalar_one()
     return result
 
@@ -195,6 +255,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
     """GET {prefix}: a `Page` of items under filters, sort, search, fields, count and cursor."""
     spec: ListSpec = res.listing
     filter_names = [(f"f{i}", s) for i, s in enumerate(spec.filters)]
+    group_names = GROUP_PARAMS if spec.grammar is not None else ()
     custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
     parent = res.parent
@@ -204,31 +265,37 @@ def make_list(res: Resource, name: str) -> Endpoint:
     async def endpoint(**kw: Any) -> Response:
         request: Request = kw["request"]
         session: AsyncSession = kw["session"]
-        spec.check_unknown(list(request.query_params.keys()))
+        spec.check_unknown(request.query_params.multi_items())
         query = kw["query"].__dict__
         limit: int = query["limit"]
         cursor: str | None = query["cursor"]
+        offset: int | None = query["offset"]
         try:
+            # Beside a cursor, offset skips rows after the cursor's position (page does not go).
             window = resolve_window(
                 limit=limit,
-                offset=query["offset"],
+                offset=None if cursor is not None else offset,
                 page=query["page"],
                 cursor=cursor,
                 max_offset=res.max_offset,
             )
         except PagingError as exc:
             raise exc.to_validation_error() from None
+        if cursor is not None and offset is not None and offset > res.max_offset:
+            message = f"offset may be at most {res.max_offset}; to go deeper, follow next_cursor"
+            raise query_error("offset", message, offset)
         sort: Sort = spec.parse_sort(query["sort"])
         fields = spec.parse_fields(query["fields"])
         mode: CountMode = query["count"] or spec.count
-        if query["count"] == "estimated" and session.get_bind().dialect.name != "postgresql":
-            raise query_error("count", "estimated counts need PostgreSQL; use exact or none")
         where: list[Clause] = []
         joins: list[str] = []
         for n, s in filter_names:
             if query[n] is not None:
                 where.append(spec.filter_clause(s, query[n]))
                 joins.extend(s.joins)
+        for kind in group_names:
+            if query[kind] is not None:
+                where.append(spec.group_clause(kind, query[kind], joins))
         where += [kw[n] for n in custom_names if kw[n] is not None]
         where += scope_of(res, kw)
         where += deleted_where(res, query.get("deleted"))
@@ -241,7 +308,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
             page_where.append(spec.decode_cursor(cursor, sort))
         total = await _count(session, res, mode, where, joins)
         rows: Sequence[Any] = []
-        start = window.offset or 0
+        start = (offset or 0) if cursor is not None else (window.offset or 0)
         if total is None or cursor is not None or start < total:
             statement, params = queries.page_select(fields, sort, page_where, start, limit, joins)
             rows = (await execute(session, statement, params=params)).all()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
+from pydantic.fields import FieldInfo
 
 from .._query import Page
 
@@ -90,3 +91,29 @@ class Serializer:
             if len(self._subsets) < _MAX_SUBSETS:
                 self._subsets[fields] = adapter
         return adapter
+
+
+def _no_defaults(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+def page_model(schema: type[BaseModel], names: Any) -> type[BaseModel]:
+    """The documented page of a list route: its items are the read schema, or, when the client
+    asks for ``fields``, the read schema's fields with none of them required (``{Item}Fields``),
+    so every page the route answers fits the document."""
+    fields: dict[str, Any] = {
+        name: (field.annotation, FieldInfo.merge_field_infos(field, default=None))
+        for name, field in schema.model_fields.items()
+    }
+    config = ConfigDict(**schema.model_config)
+    config["json_schema_extra"] = _no_defaults
+    subset: Any = create_model(
+        names.schema("Fields"),
+        __config__=config,
+        __doc__=f"The fields of {schema.__name__} a client asked for with `fields`.",
+        **fields,
+    )
+    item: Any = schema | subset
+    page: type[BaseModel] = create_model(names.schema("Page"), __base__=Page[item])
+    return page
