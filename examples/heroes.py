@@ -204,7 +204,7 @@ def create_app(db: Database) -> FastAPI:
             "team.name": ["eq", "ilike"],
             "tags.slug": ["eq", "in"],
         },
-        sort_fields=["name", "age", "team.name"],
+        sort_fields=["id", "name", "age", "team.name"],
         search_fields=["name", "secret_identity"],
     )
     app.include_router(heroes)

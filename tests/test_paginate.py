@@ -323,12 +323,19 @@ async def test_page_numbers_in_the_generated_list_route(db, client_for):
         assert (r.json()["page"], r.json()["pages"], r.json()["offset"]) == (2, None, 5)
         r = await client.get("/all-heroes", params={"limit": 5})
         assert (r.json()["page"], r.json()["pages"]) == (None, None)
-        for params in ({"page": 0}, {"page": 2, "offset": 5}, {"page": "x"}):
+        for params in ({"page": 0}, {"page": "x"}, {"page": 10**6}):
             r = await client.get("/all-heroes", params=params)
             assert r.status_code == 422, r.text
             assert r.json()["detail"][0]["loc"] == ["query", "page"], r.text
-        cursor = (await client.get("/all-heroes", params={"limit": 5})).json()["next_cursor"]
-        r = await client.get("/all-heroes", params={"page": 2, "cursor": cursor})
-        assert r.status_code == 422, r.text
+        # Offset, page and cursor add up.
+        r = await client.get("/all-heroes", params={"page": 2, "offset": 1, "limit": 5})
+        assert r.json()["offset"] == 6, r.text
+        first = await client.get("/all-heroes", params={"limit": 5})
+        cursor = first.json()["next_cursor"]
+        r = await client.get("/all-heroes", params={"page": 2, "cursor": cursor, "limit": 2})
+        assert r.status_code == 200, r.text
+        names = [h["name"] for h in r.json()["items"]]
+        everyone = await client.get("/all-heroes", params={"limit": 100})
+        assert names == [h["name"] for h in everyone.json()["items"][7:9]]
         doc = app.openapi()["paths"]["/all-heroes"]["get"]["parameters"]
         assert "page" in {p["name"] for p in doc}

@@ -29,7 +29,7 @@ from .._query import (
     list_pattern,
     query_error,
 )
-from .._query._page_numbers import PAGE_DESCRIPTION, PagingError, page_count, resolve_window
+from .._query._page_numbers import page_count
 from ..errors import not_found
 from ._execute import execute
 from ._params import context_params, param, scope_of, with_signature
@@ -122,7 +122,17 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
         ),
         "page": (
             int | None,
-            Field(None, ge=1, description=PAGE_DESCRIPTION),
+            Field(
+                None,
+                ge=1,
+                # Any limit then keeps (page - 1) * limit within max_offset.
+                le=res.max_offset // res.max_limit + 1,
+                description=(
+                    "Page number, from 1: the page starts (page - 1) × limit rows further on; "
+                    "beside `offset` or a cursor it adds to them. The answer then holds `page`, "
+                    "and `pages` when counted."
+                ),
+            ),
         ),
         "limit": (
             int,
@@ -270,20 +280,13 @@ def make_list(res: Resource, name: str) -> Endpoint:
         limit: int = query["limit"]
         cursor: str | None = query["cursor"]
         offset: int | None = query["offset"]
-        try:
-            # Beside a cursor, offset skips rows after the cursor's position (page does not go).
-            window = resolve_window(
-                limit=limit,
-                offset=None if cursor is not None else offset,
-                page=query["page"],
-                cursor=cursor,
-                max_offset=res.max_offset,
-            )
-        except PagingError as exc:
-            raise exc.to_validation_error() from None
-        if cursor is not None and offset is not None and offset > res.max_offset:
+        page: int | None = query["page"]
+        if offset is not None and offset > res.max_offset:
             message = f"offset may be at most {res.max_offset}; to go deeper, follow next_cursor"
             raise query_error("offset", message, offset)
+        # Offset, page and cursor add up: the page starts offset + (page - 1) * limit rows after
+        # the cursor's position (or the start), so no combination the document allows is refused.
+        start = (offset or 0) + (0 if page is None else (page - 1) * limit)
         sort: Sort = spec.parse_sort(query["sort"])
         fields = spec.parse_fields(query["fields"])
         mode: CountMode = query["count"] or spec.count
@@ -308,7 +311,6 @@ def make_list(res: Resource, name: str) -> Endpoint:
             page_where.append(spec.decode_cursor(cursor, sort))
         total = await _count(session, res, mode, where, joins)
         rows: Sequence[Any] = []
-        start = (offset or 0) if cursor is not None else (window.offset or 0)
         if total is None or cursor is not None or start < total:
             statement, params = queries.page_select(fields, sort, page_where, start, limit, joins)
             rows = (await execute(session, statement, params=params)).all()
@@ -322,7 +324,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
             last = rows[-1]._mapping
             next_cursor = spec.encode_cursor(sort, [last[f"_k{i}"] for i in range(len(sort.keys))])
         page_offset = None if cursor is not None else start
-        numbers = None if window.page is None else (window.page, page_count(total, limit))
+        numbers = None if page is None else (page, page_count(total, limit))
         if queries.page_is_orm(fields):
             objects = [row[0] for row in rows]
             body = await session.run_sync(
