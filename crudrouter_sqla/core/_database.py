@@ -28,6 +28,7 @@ from ._connections import (
     client_timeouts,
     discard_closed_connection,
     drop_timed_out_connection,
+    keep_pool_open,
     pgbouncer_settings,
     positive_seconds,
     postgresql_timeout,
@@ -103,7 +104,9 @@ class Database:
         **engine_kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`, such as
             ``pool_size`` (connections kept open; PostgreSQL serves as many requests at once as
             the pool has connections), ``pool_timeout`` (seconds to wait for a pooled
-            connection; default 5 here) or ``pool_pre_ping=True``.
+            connection; default 5 here) or ``pool_pre_ping=True``. Without ``pool_size`` and
+            ``max_overflow`` the pool keeps up to 15 connections open and opens no more
+            (SQLAlchemy's own default keeps 5 and opens and closes up to 10 more under load).
 
     Connections the server closed (a restart, a failover, an idle timeout) are dropped from the
     pool when they are next checked out, without a round trip; a request that meets a lost
@@ -165,6 +168,8 @@ class Database:
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
+        if not (backend == "sqlite" and in_memory):
+            keep_pool_open(engine_kwargs)
         if backend != "sqlite":
             engine_kwargs.setdefault("pool_timeout", DEFAULT_POOL_TIMEOUT)
             client_timeouts(self.url, connect_timeout, command_timeout, engine_kwargs)
