@@ -35,7 +35,13 @@ from ._connections import (
     timeout_milliseconds,
 )
 from ._errors import to_http_exception, translate_error
-from ._routing import READ_METHODS, REPLICA_KEY, RoutingSession, pin_to_primary
+from ._routing import (
+    AUTOCOMMIT_READS_KEY,
+    READ_METHODS,
+    REPLICA_KEY,
+    RoutingSession,
+    pin_to_primary,
+)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 URL_VARIABLES = ("SQLALCHEMY_URL", "DATABASE_URL")
@@ -192,6 +198,14 @@ class Database:
                 "statement_timeout supports PostgreSQL, MySQL, MariaDB and SQLite, got "
                 f"{self.url.drivername}"
             )
+        # Reads without BEGIN/COMMIT: asyncpg at the server's READ COMMITTED only (PgBouncer's
+        # transaction mode needs every statement inside a transaction block).
+        self.autocommit_reads = (
+            self.url.get_driver_name() == "asyncpg"
+            and not pgbouncer
+            and "isolation_level" not in engine_kwargs
+            and "isolation_level" not in engine_kwargs.get("execution_options", {})
+        )
         self.engine: AsyncEngine = self._new_engine(self.url, engine_kwargs)
         self.replicas: tuple[AsyncEngine, ...] = tuple(
             self._new_engine(u, engine_kwargs) for u in self.replica_urls
@@ -369,9 +383,18 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def request_transaction(self, *, replica: bool = False) -> AsyncIterator[AsyncSession]:
-        """Like `open_session`, but database failures become HTTP errors (409, 422, 503)."""
+    async def request_transaction(
+        self, *, replica: bool = False, read_only: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """Like `open_session`, but database failures become HTTP errors (409, 422, 503).
+
+        ``read_only`` (a GET, HEAD or OPTIONS request) lets the router's generated read routes
+        run their statements on PostgreSQL without ``BEGIN`` and ``COMMIT``; other code using
+        the session gets its transaction as always.
+        """
         async with self.new_session(replica=replica) as session:
+            if read_only and self.autocommit_reads:
+                session.sync_session.info[AUTOCOMMIT_READS_KEY] = True
             try:
                 yield session
                 await session.commit()
@@ -417,13 +440,14 @@ def _new_session_dependency(db: Database, *, replicas: bool) -> SessionDependenc
         async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
             # A request that may write runs on the primary from its first statement on.
             reads = request.method in READ_METHODS
-            async with db.request_transaction(replica=reads) as session:
+            async with db.request_transaction(replica=reads, read_only=reads) as session:
                 yield session
 
     else:
 
-        async def transaction() -> AsyncIterator[AsyncSession]:  # type: ignore[misc]
-            async with db.request_transaction() as session:
+        async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+            reads = request.method in READ_METHODS
+            async with db.request_transaction(read_only=reads) as session:
                 yield session
 
     # A plain dependency over a function-scoped generator: every user of ``Depends(db.session)``
