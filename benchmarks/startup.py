@@ -15,7 +15,6 @@ and a timestamp) with their read schemas, then times, separately:
 The report gives the median over ``--runs`` of each, the total, and the cost per router.
 """
 
-
 import argparse
 import json
 import statistics
