@@ -87,7 +87,7 @@ def send(wrk: str, pin: list[str], port: int, script: Path, total: int, tag: str
         )
         failed += int(non2xx.group(1)) if non2xx else 0
         failed += sum(int(n) for n in errors.groups()) if errors else 0
-        print(f"  {tag}: {done:,} requests, RSS so far", end="", file=sys.stderr)
+        print(f"  batch {tag}: {done:,} requests", file=sys.stderr, flush=True)
     return failed
 
 
@@ -140,10 +140,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                             start = rss_kib(server.pid) / 1024
                             failed = send(wrk, pins.load, server.port, script, args.requests, "a")
                             one = rss_kib(server.pid) / 1024
-                            print(f" {one:.1f} MiB", file=sys.stderr)
+                            print(f"{variant}: RSS {one:.1f} MiB", file=sys.stderr)
                             failed += send(wrk, pins.load, server.port, script, args.requests, "b")
                             two = rss_kib(server.pid) / 1024
-                            print(f" {two:.1f} MiB", file=sys.stderr)
+                            print(f"{variant}: RSS {two:.1f} MiB", file=sys.stderr)
                     finally:
                         store.drop(name)
                     first[variant] = one
