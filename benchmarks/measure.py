@@ -42,6 +42,7 @@ class Driver:
     connections: int
     duration: float
     workdir: Path
+    threads: int = 2
 
     @property
     def name(self) -> str:
@@ -95,7 +96,8 @@ class Driver:
         command = [
             *self.pin,
             self.wrk,
-            *("-t1", f"-c{self.connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"),
+            f"-t{min(self.threads, self.connections)}",
+            *(f"-c{self.connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"),
             *("-s", str(script), f"http://{HOST}:{port}/", "--", prefix),
         ]
         return parse_wrk(_run(command, seconds + 60))
@@ -127,17 +129,7 @@ def wrk_script(route: Route) -> str:
     elif route.body == "bulk":
         body = "bulk_body()"
     return f"""-- made by benchmarks/measure.py for route {route.name}
-local prefix = "bench"
-local headers = {{["Content-Type"] = "application/json"}}
-counter = 0
-
-function init(args)
-  prefix = args[1]
-  local seed = 0
-  for i = 1, #prefix do seed = (seed * 31 + prefix:byte(i)) % 2147483647 end
-  math.randomseed(seed)
-end
-
+{WRK_PRELUDE}
 function bulk_body()
   local parts = {{}}
   for i = 1, {BULK_ROWS} do
@@ -153,6 +145,28 @@ function request()
   return wrk.format("{route.method}", {target}, headers, {body})
 end
 """
+
+
+WRK_PRELUDE = """local headers = {["Content-Type"] = "application/json"}
+local threads = 0
+prefix = "bench"
+counter = 0
+
+-- Each wrk thread has a Lua state of its own: number them, so that names made by different
+-- threads (prefix-t<thread>-<counter>) never collide, and seed each one differently.
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
+
+function init(args)
+  prefix = args[1] .. "-t" .. (thread_no or 0)
+  local seed = 0
+  for i = 1, #prefix do seed = (seed * 31 + prefix:byte(i)) % 2147483647 end
+  math.randomseed(seed)
+end
+"""
+"""The start of every wrk script: per-thread name prefixes and random seeds."""
 
 
 _TIME = re.compile(r"([\d.]+)(us|ms|s|m|h)\b")

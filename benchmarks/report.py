@@ -14,7 +14,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .measure import Measurement
-from .routes import BASELINE, caveat
+from .routes import BASELINE, PEERS, TARGETS, caveat
+from .server import uvicorn_flags
 
 
 @dataclass
@@ -29,6 +30,8 @@ class DbResult:
     runs: dict[tuple[str, str], list[Measurement]] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    server: str = "asyncio"
+    """The uvicorn configuration, a key of `benchmarks.server.SERVER_CONFIGS`."""
 
 
 def _median(values: list[float]) -> float:
@@ -75,7 +78,7 @@ def machine(driver: str, uvicorn: str, pinning: str, command: str, root: Path) -
         f"- nproc: {os.cpu_count()}; CPU: {cpu_model()}",
         f"- crudrouter_sqla at {source_version(root)}",
         f"- Python {platform.python_version()}; {versions}",
-        f"- uvicorn {uvicorn}, one worker; {pinning}",
+        f"- uvicorn {uvicorn}; one worker; {pinning}",
         f"- load generator: {driver}",
         f"- command: `{command}`",
     ]
@@ -83,9 +86,9 @@ def machine(driver: str, uvicorn: str, pinning: str, command: str, root: Path) -
 
 def table(result: DbResult) -> list[str]:
     lines = [
-        "| route | variant | req/s | p50 ms | p99 ms | req/s vs handwritten "
+        "| route | variant | req/s | min–max | p50 ms | p99 ms | req/s vs handwritten "
         "| server CPU µs/req | non-2xx | errors | other CPU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes: list[str] = []
     for route in result.routes:
@@ -101,8 +104,9 @@ def table(result: DbResult) -> list[str]:
             if note := caveat(variant, route):
                 notes.append(f"{variant} / {route}: {note}")
                 mark = f" [{len(notes)}]"
+            low, high = min(m.rps for m in runs), max(m.rps for m in runs)
             lines.append(
-                f"| {route} | {variant}{mark} | {rps:,.0f} "
+                f"| {route} | {variant}{mark} | {rps:,.0f} | {low:,.0f}–{high:,.0f} "
                 f"| {_median([m.p50_ms for m in runs]):.2f} "
                 f"| {_median([m.p99_ms for m in runs]):.2f} | {ratio} "
                 f"| {_median([m.server_us for m in runs]):,.0f} "
@@ -113,6 +117,61 @@ def table(result: DbResult) -> list[str]:
     samples = [m.sample for runs in result.runs.values() for m in runs if m.sample]
     if samples:
         lines += ["", f"First failure seen: `{samples[0]}`"]
+    return lines
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """crud against one peer on one route, one value per round (paired within the round)."""
+
+    values: list[float]
+    target: float
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def held(self) -> float:
+        """The ratio that held in every round: the least of them."""
+        return min(self.values)
+
+    def cell(self) -> str:
+        mark = "✓" if self.held >= self.target else "✗"
+        low, high = min(self.values), max(self.values)
+        return f"{self.median:.2f}× ({low:.2f}–{high:.2f}) {mark}"
+
+
+def ratios(result: DbResult, route: str, peer: str, cpu: bool = False) -> Ratio | None:
+    """crud's req/s over the peer's, round by round; with ``cpu``, the peer's server CPU per
+    request over crud's (above 1: crud spends less CPU on a request)."""
+    ours = result.runs.get(("crud", route), [])
+    theirs = result.runs.get((peer, route), [])
+    if not ours or not theirs:
+        return None
+    pairs = list(zip(ours, theirs, strict=False))
+    if cpu:
+        values = [t.server_us / o.server_us for o, t in pairs if o.server_us and t.server_us]
+    else:
+        values = [o.rps / t.rps for o, t in pairs if t.rps]
+    values = [v for v in values if not math.isnan(v)]
+    return Ratio(values, TARGETS[peer]) if values else None
+
+
+def ratio_table(result: DbResult, cpu: bool = False) -> list[str]:
+    peers = [p for p in PEERS if p in result.variants]
+    if "crud" not in result.variants or not peers:
+        return []
+    lines = [
+        "| route | " + " | ".join(f"crud vs {p}" for p in peers) + " |",
+        "|---|" + "---:|" * len(peers),
+    ]
+    for route in result.routes:
+        cells = []
+        for peer in peers:
+            ratio = ratios(result, route, peer, cpu)
+            cells.append(ratio.cell() if ratio else "")
+        lines.append(f"| {route} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -141,16 +200,34 @@ def rounds(result: DbResult) -> list[str]:
     return lines
 
 
+TARGET_TEXT = ", ".join(f"{TARGETS[p]:g}× {p}" for p in PEERS)
+
+
 def render(result: DbResult, settings: str, machine_lines: list[str]) -> str:
     title = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[result.db]
+    flags = " ".join(uvicorn_flags(result.server))
     lines = [
-        f"## {title}: {result.rows:,} heroes ({result.db_version})",
+        f"## {title}: {result.rows:,} heroes ({result.db_version}), uvicorn `{flags}`",
         "",
-        f"{settings}. Medians over the rounds; the ratio is req/s against `{BASELINE}`.",
+        f"{settings}. Medians over the rounds, with the least and the most; the ratio is req/s "
+        f"against `{BASELINE}`.",
         "",
         *table(result),
         "",
         quietness(result),
+        "",
+        "Ratios of crud to each peer, paired round by round: the median, (the least – the "
+        f"most) over the rounds, and ✓ where the target ({TARGET_TEXT}) held in every round, "
+        "✗ where it did not. A ratio *held* is the least one.",
+        "",
+        "req/s:",
+        "",
+        *ratio_table(result),
+        "",
+        "Server CPU time per request (the peer's µs over crud's; steadier than req/s on a "
+        "shared machine):",
+        "",
+        *ratio_table(result, cpu=True),
         "",
         "<details><summary>req/s per round</summary>",
         "",
@@ -174,10 +251,13 @@ def write(results: list[DbResult], directory: Path, settings: str, machine_lines
     header = f"# Benchmark {time.strftime('%Y-%m-%d %H:%M')}: {variants}\n\n"
     directory.mkdir(parents=True, exist_ok=True)
     sections = []
+    by_db: dict[str, list[str]] = {}
     for result in results:
         section = render(result, settings, machine_lines)
-        _write(directory / f"{stamp}-{result.db}.md", header + section)
+        by_db.setdefault(result.db, []).append(section)
         sections.append(section)
+    for db, parts in by_db.items():
+        _write(directory / f"{stamp}-{db}.md", header + "\n".join(parts))
     text = header + "\n".join(sections)
     _write(directory / "latest.md", text)
     return text

@@ -23,13 +23,31 @@ ROUTES = (
 BULK_ROWS = 100
 """Rows in one ``bulk_create`` request (crud only: ``POST /heroes/bulk``)."""
 DEFAULT_ROUTES = ("get", "list", "list_deep", "create", "patch")
-VARIANTS = ("crud", "handwritten", "ceiling")
+VARIANTS = ("crud", "handwritten", "ceiling", "fastcrud")
 BASELINE = "handwritten"
+PEERS = ("handwritten", "ceiling", "fastcrud")
+"""What ``crud`` is compared with, in the ratio tables."""
+TARGETS = {"handwritten": 1.1, "ceiling": 0.9, "fastcrud": 2.0}
+"""The least req/s ratio of crud to each peer that the performance issue asks for."""
+
+UNSERVED = {
+    "handwritten": frozenset({"bulk_create"}),
+    "ceiling": frozenset({"bulk_create"}),
+    "fastcrud": frozenset({"bulk_create", "get_team", "list_team"}),
+}
+"""Routes a variant has no endpoint for; they are left out of its measurements."""
+
+
+def serves(variant: str, route: str) -> bool:
+    """Whether ``variant`` has an endpoint for ``route``."""
+    return route not in UNSERVED.get(variant, frozenset())
+
 
 DEEP_OFFSET = {"sqlite": 9_000, "postgres": 90_000}
 ROWS = {"sqlite": 10_000, "postgres": 100_000}
 
 FILTERED_QUERY = "age__gte=30&sort=-age"
+FASTCRUD_PAGES = frozenset({"list", "list_deep", "list_nocount", "keyset_deep", "list_filtered"})
 # How the crud app serves list_filtered. By default with CRUDRouter's query language
 # (`filter_fields` / `sort_fields`), sent the same query as the other variants. With this
 # variable set to "custom" (`--crud-custom-filter`), the way it had to be done before the query
@@ -59,6 +77,16 @@ def deep_cursor(db: str) -> str:
 
 def caveat(variant: str, route: str) -> str | None:
     """What makes this variant's measurement of this route not like for like, if anything."""
+    if variant == "fastcrud":
+        if route in FASTCRUD_PAGES:
+            return (
+                "FastCRUD's page (`?page=&itemsPerPage=20`) is `{data, total_count, ...}`, "
+                "counted exactly, unordered unless `sort` is sent"
+            )
+        if route == "create":
+            return "FastCRUD first checks each unique column with a SELECT, then inserts"
+        if route == "patch":
+            return "FastCRUD answers `null`, not the updated row"
     if route == "list_nocount" and variant != "crud":
         return "counts exactly (it has no count=none); crud sends count=none"
     if route == "keyset_deep" and variant != "crud":
@@ -96,6 +124,11 @@ class Route:
 def route_for(name: str, db: str, variant: str) -> Route:
     """The route ``name`` as the load generator sends it to ``variant`` on ``db``."""
     rows = ROWS[db]
+    if variant == "fastcrud" and name in FASTCRUD_PAGES:
+        # Only FastCRUD's page mode counts (offset and limit give the rows alone).
+        page = DEEP_OFFSET[db] // 20 + 1 if name in ("list_deep", "keyset_deep") else 1
+        query = f"{FILTERED_QUERY}&" if name == "list_filtered" else ""
+        return Route(name, "GET", f"/heroes?{query}page={page}&itemsPerPage=20", rows)
     if name == "get":
         return Route(name, "GET", "/heroes/{id}", rows)
     if name == "list":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import math
 import os
 import shlex
@@ -26,10 +27,18 @@ from . import report
 from .apps import POOL_VARIABLE
 from .measure import WARMUP, Driver, Measurement
 from .noise import CpuWatch, cpu_seconds, pin_tree, wait_for_quiet
-from .routes import CRUD_FILTER_VARIABLE, DEFAULT_ROUTES, ROUTES, ROWS, VARIANTS, route_for
+from .routes import (
+    CRUD_FILTER_VARIABLE,
+    DEFAULT_ROUTES,
+    ROUTES,
+    ROWS,
+    VARIANTS,
+    route_for,
+    serves,
+)
 from .sanity import SanityChecker
 from .seed import PostgresStore, SqliteStore, open_store
-from .server import ROOT, Pinning, Server, pinning, uvicorn_flags
+from .server import ROOT, SERVER_CONFIGS, Pinning, Server, missing_modules, pinning
 
 RESULTS = ROOT / "benchmarks" / "results"
 # Reads run before writes on each server, so rows created while measuring never slow its reads.
@@ -84,7 +93,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help=f"comma-separated, from {','.join(ROUTES)} (default {','.join(DEFAULT_ROUTES)})",
     )
     parser.add_argument("--variants", type=_names(VARIANTS), default=list(VARIANTS))
+    parser.add_argument(
+        "--servers",
+        type=_names(tuple(SERVER_CONFIGS)),
+        default=list(SERVER_CONFIGS),
+        help="uvicorn configurations: asyncio (--loop asyncio --http h11) and uvloop "
+        "(--loop uvloop --http httptools, what uvicorn[standard] gives); default both",
+    )
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
         "--loadgen",
         choices=("auto", "wrk", "python"),
@@ -103,7 +120,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--pool-size",
         type=int,
         metavar="N",
-        help="pool_size=N, max_overflow=0 for every variant (default: SQLAlchemy's 5 + 10)",
+        help="pool_size=N, max_overflow=0 for every variant (default: Database's, 15 kept)",
     )
     parser.add_argument(
         "--crud-custom-filter",
@@ -122,8 +139,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.workers and "--routes" not in " ".join(argv):
         args.routes = ["get", "list_nocount", "create"]
-    if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.pool_size == 0:
-        parser.error("--duration, --rounds, --connections and --pool-size must be positive")
+    if (
+        args.duration <= 0
+        or args.rounds < 1
+        or args.connections < 1
+        or args.threads < 1
+        or args.pool_size == 0
+    ):
+        parser.error(
+            "--duration, --rounds, --connections, --threads and --pool-size must be positive"
+        )
     args.routes = [name for name in ORDER if name in args.routes]
     return args
 
@@ -156,32 +181,41 @@ class Bench:
     driver: Driver
     progress: Progress
 
-    def database(self, db: str) -> report.DbResult | None:
-        """Seed ``db`` once, then measure every round and variant on fresh copies of it."""
+    def database(self, db: str) -> list[report.DbResult]:
+        """Seed ``db`` once, then measure every round, server configuration and variant on
+        fresh copies of it; one result per server configuration."""
         args, started = self.args, time.monotonic()
         with (
             tempfile.TemporaryDirectory(prefix=f"bench-{db}-") as tmp,
             open_store(db, Path(tmp)) as store,
         ):
             if store is None:
-                return None
+                return []
             print(f"{db}: seeding {ROWS[db]:,} heroes...", file=sys.stderr, flush=True)
             store.prepare(ROWS[db])
-            result = report.DbResult(db, store.version(), ROWS[db], args.routes, args.variants)
+            results = {
+                config: report.DbResult(
+                    db, store.version(), ROWS[db], args.routes, args.variants, server=config
+                )
+                for config in args.servers
+            }
             if self.pins.load_cpu is not None and store.pids():
                 # Keep PostgreSQL off the server's core: it shares the load generator's.
+                for result in results.values():
+                    result.notes.append(
+                        f"PostgreSQL pinned to core {self.pins.load_cpu}, with the load"
+                    )
                 pin_tree(store.pids(), self.pins.load_cpu)
-                result.notes.append(
-                    f"PostgreSQL pinned to core {self.pins.load_cpu}, with the load"
-                )
             checker = SanityChecker(db)
             for round_no in range(1, args.rounds + 1):
-                # Alternate: each round starts with a different variant.
-                shift = (round_no - 1) % len(args.variants)
-                for variant in [*args.variants[shift:], *args.variants[:shift]]:
-                    self.variant(store, Path(tmp), variant, round_no, checker, result)
-            result.seconds = time.monotonic() - started
-            return result
+                for config in args.servers:
+                    # Alternate: each round starts with a different variant.
+                    shift = (round_no - 1) % len(args.variants)
+                    for variant in [*args.variants[shift:], *args.variants[:shift]]:
+                        self.variant(store, Path(tmp), variant, round_no, checker, results[config])
+            for result in results.values():
+                result.seconds = time.monotonic() - started
+            return list(results.values())
 
     def variant(
         self,
@@ -193,12 +227,16 @@ class Bench:
         result: report.DbResult,
     ) -> None:
         """Start ``variant`` on a fresh copy of the database, check it, measure each route."""
-        db, name = result.db, f"{variant}_r{round_no}"
+        db, config = result.db, result.server
+        name = f"{variant}_{config}_r{round_no}"
+        routes = [route_for(r, db, variant) for r in self.args.routes if serves(variant, r)]
+        if not routes:
+            return
         roots = {os.getpid(), *store.pids()}
         url = store.fresh(name)
+        log = workdir / f"{name}.log"
         try:
-            with Server(variant, url, self.pins.server, workdir / f"{name}.log") as server:
-                routes = [route_for(r, db, variant) for r in self.args.routes]
+            with Server(variant, url, self.pins.server, log, config=config) as server:
                 checker.check(server.port, variant, routes)
                 for route in routes:
                     if self.args.quiet_wait > 0:
@@ -209,7 +247,7 @@ class Bench:
                         print(f"{variant} server log:\n{server.log_tail()}", file=sys.stderr)
                         raise
                     result.runs.setdefault((variant, route.name), []).append(m)
-                    self.progress.step(f"{db} r{round_no} {variant} {route.name}", m)
+                    self.progress.step(f"{db} {config} r{round_no} {variant} {route.name}", m)
         finally:
             store.drop(name)
 
@@ -256,30 +294,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.pop(POOL_VARIABLE, None)
     if args.pool_size:
         os.environ[POOL_VARIABLE] = str(args.pool_size)
+    for config in args.servers:
+        if missing := missing_modules(config):
+            names = " ".join(missing)
+            sys.exit(f"--servers {config} needs {names}: ./scripts/bench installs them")
+    if "fastcrud" in args.variants and importlib.util.find_spec("fastcrud") is None:
+        sys.exit("the fastcrud variant needs FastCRUD: ./scripts/bench installs it")
     pins = pinning()
     wrk = shutil.which("wrk") if args.loadgen != "python" else None
     if args.loadgen == "wrk" and wrk is None:
         sys.exit("--loadgen wrk: wrk is not installed (apt-get install wrk)")
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     each = WARMUP + args.duration
-    count = len(dbs) * args.rounds * len(args.variants) * len(args.routes)
-    progress = Progress(count, each + START_COST / len(args.routes))
+    served = sum(serves(v, r) for v in args.variants for r in args.routes)
+    count = len(dbs) * len(args.servers) * args.rounds * served
+    progress = Progress(count, each + START_COST * len(args.variants) / max(served, 1))
     print(
         f"{count} measurements of {each:g} s: about {count * progress.each / 60:.0f} min "
         "plus seeding",
         file=sys.stderr,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        driver = Driver(wrk, pins.load, args.connections, args.duration, Path(tmp))
+        driver = Driver(wrk, pins.load, args.connections, args.duration, Path(tmp), args.threads)
         bench = Bench(args, pins, driver, progress)
-        results = [r for r in map(bench.database, dbs) if r is not None]
+        results = [r for db in dbs for r in bench.database(db)]
     if not results:
         sys.exit("nothing was measured")
     command = os.environ.get("BENCH_COMMAND") or shlex.join(
         ["python", "-m", "benchmarks.run", *sys.argv[1:]]
     )
-    machine = report.machine(driver.name, " ".join(uvicorn_flags()), pins.text, command, ROOT)
-    pool = f"pool_size={args.pool_size}" if args.pool_size else "the default pool (5 + 10)"
+    load = f"{driver.name} ({args.threads} threads)" if wrk else driver.name
+    machine = report.machine(load, "configuration in each title", pins.text, command, ROOT)
+    pool = f"pool_size={args.pool_size}" if args.pool_size else "the default pool (15 kept)"
     settings = (
         f"{args.rounds} round(s) alternating the variants, {args.duration:g} s per measurement "
         f"after a {WARMUP:g} s warm-up, {args.connections} connections, {pool}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import READ_KEYS, TEAM_READ_KEYS
-from .routes import BULK_ROWS, ROWS, RequestMaker, Route, caveat
+from .routes import BULK_ROWS, ROWS, RequestMaker, Route, caveat, route_for
 from .server import fetch
 
 PAGE_KEYS = {"items", "total"}
@@ -28,7 +28,8 @@ class SanityChecker:
         hero = self._get(port, variant, "/heroes/1")
         self._item(variant, "GET /heroes/1", hero)
         self._same(variant, "GET /heroes/1", hero)
-        page = self._get(port, variant, "/heroes?offset=0&limit=20")
+        first = route_for("list", self.db, variant).target
+        page = _page_of(variant, self._get(port, variant, first))
         self._page(variant, "GET /heroes", page, ROWS[self.db])
         self._same(variant, "GET /heroes", _common(page))
         for route in routes:
@@ -37,7 +38,10 @@ class SanityChecker:
             status, body = fetch(port, request.method, request.target, request.body)
             if not 200 <= status < 300:
                 raise SanityError(f"{variant} {label} gave {status}: {body}")
+            if variant == "fastcrud" and route.name == "patch":
+                continue  # FastCRUD answers null (see `benchmarks.routes.caveat`)
             if route.method == "GET" and "{id}" not in route.target:
+                body = _page_of(variant, body)
                 self._page(variant, label, body, None)
                 if route.name == "list_filtered":
                     self._filtered(variant, label, body)
@@ -87,6 +91,13 @@ class SanityChecker:
             if ages != sorted(ages, reverse=True):
                 raise SanityError(f"{variant} {label}: ages {ages} not sorted descending")
             self._same(variant, "list_filtered", _common(page))
+
+
+def _page_of(variant: str, body: Any) -> Any:
+    """A page in the shape the other variants use: FastCRUD's ``data`` and ``total_count``."""
+    if variant == "fastcrud" and isinstance(body, dict) and "data" in body:
+        return {"items": body["data"], "total": body.get("total_count")}
+    return body
 
 
 def _common(page: dict[str, Any]) -> dict[str, Any]:

@@ -24,14 +24,22 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
 
 
-def uvicorn_flags() -> list[str]:
-    """The same loop and HTTP parser for every variant: uvloop + httptools only when present."""
-    fast = all(importlib.util.find_spec(name) for name in ("uvloop", "httptools"))
-    return (
-        ["--loop", "uvloop", "--http", "httptools"]
-        if fast
-        else ["--loop", "asyncio", "--http", "h11"]
-    )
+SERVER_CONFIGS = {
+    "asyncio": ["--loop", "asyncio", "--http", "h11"],
+    "uvloop": ["--loop", "uvloop", "--http", "httptools"],
+}
+"""uvicorn's pure-Python loop and parser, and what ``uvicorn[standard]`` users get."""
+
+
+def uvicorn_flags(config: str = "asyncio") -> list[str]:
+    """The loop and HTTP parser flags of a server configuration (``asyncio`` or ``uvloop``)."""
+    return SERVER_CONFIGS[config]
+
+
+def missing_modules(config: str) -> list[str]:
+    """The modules a server configuration needs that are not installed."""
+    needs = ("uvloop", "httptools") if config == "uvloop" else ()
+    return [name for name in needs if importlib.util.find_spec(name) is None]
 
 
 def free_port() -> int:
@@ -65,11 +73,21 @@ class Server:
         pin: the command prefix that pins the process, such as ``["taskset", "-c", "0"]``.
         log: where the server's output goes.
         workers: uvicorn worker processes (``--workers``); 1 serves from one process.
+        config: the loop and HTTP parser, a key of `SERVER_CONFIGS`.
     """
 
-    def __init__(self, variant: str, url: str, pin: list[str], log: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        variant: str,
+        url: str,
+        pin: list[str],
+        log: Path,
+        workers: int = 1,
+        config: str = "asyncio",
+    ) -> None:
         self.variant = variant
         self.workers = workers
+        self.config = config
         self.url = url
         self.pin = pin
         self.log = log
@@ -88,7 +106,7 @@ class Server:
             *self.pin,
             sys.executable,
             *("-m", "uvicorn", app, "--host", HOST, "--port", str(self.port)),
-            *("--log-level", "warning", "--no-access-log", *uvicorn_flags()),
+            *("--log-level", "warning", "--no-access-log", *uvicorn_flags(self.config)),
             *(("--workers", str(self.workers)) if self.workers > 1 else ()),
         ]
 

@@ -48,7 +48,7 @@ def _measure(driver: Driver, server: Server, route: str, roots: set[int]) -> Mea
 
 def run_workers(args: argparse.Namespace) -> None:
     wrk = shutil.which("wrk") if args.loadgen != "python" else None
-    pool = (args.pool_size, 0) if args.pool_size else (5, 10)
+    pool = (args.pool_size, 0) if args.pool_size else (15, 0)
     if args.pool_size:
         os.environ["BENCH_POOL_SIZE"] = str(args.pool_size)
     runs: dict[tuple[int, str], list[Measurement]] = {}

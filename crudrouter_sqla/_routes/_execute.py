@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .._query import VERSION_LABEL, Clause
 from ..core import ConstraintViolation, to_http_exception, translate_error
 from ..core._errors import Operation
+from ..core._routing import AUTOCOMMIT_READS_KEY, read_connection
 from ._resource import JSON, Resource
 from ._versions import etag
 
@@ -65,6 +66,8 @@ async def execute(
     """Execute a statement on the request's transaction: ORM statements through the session,
     Core statements on its connection."""
     try:
+        if AUTOCOMMIT_READS_KEY in session.sync_session.info:
+            await read_connection(session)  # a read-only request: no BEGIN/COMMIT round trips
         if getattr(statement, "_propagate_attrs", {}).get("compile_state_plugin") == "orm":
             return await session.execute(statement, params)
         connection = await session.connection()

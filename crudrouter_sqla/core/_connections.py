@@ -119,6 +119,25 @@ DEFAULT_COMMAND_TIMEOUT = 5.0
 """Seconds to wait for the server's answer to one command before the request gets a 503."""
 DEFAULT_POOL_TIMEOUT = 5.0
 """Seconds a request waits for a pooled connection before it gets a 503."""
+DEFAULT_POOL_SIZE = 15
+"""Connections a pool keeps open: SQLAlchemy's most (5 kept + 10 overflow), all kept."""
+
+
+def keep_pool_open(engine_kwargs: dict[str, Any]) -> None:
+    """Pool defaults that keep every connection the pool opens.
+
+    SQLAlchemy's `QueuePool` keeps 5 connections and opens up to 10 more under load, closing
+    each of those as soon as it is returned while 5 others are idle. A request holds its
+    connection from its first statement until its commit, so 16 concurrent requests keep more
+    than 5 checked out nearly all the time, and about every other request opens a connection
+    (an aiosqlite thread, or a PostgreSQL backend) and closes it again. With the same most
+    connections (15), kept open, none is opened twice. Explicit pool settings win.
+    """
+    if "poolclass" in engine_kwargs or "pool" in engine_kwargs:
+        return
+    if "pool_size" not in engine_kwargs and "max_overflow" not in engine_kwargs:
+        engine_kwargs["pool_size"] = DEFAULT_POOL_SIZE
+        engine_kwargs["max_overflow"] = 0
 
 
 def positive_seconds(name: str, seconds: object) -> float:

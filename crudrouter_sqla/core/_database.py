@@ -28,13 +28,20 @@ from ._connections import (
     client_timeouts,
     discard_closed_connection,
     drop_timed_out_connection,
+    keep_pool_open,
     pgbouncer_settings,
     positive_seconds,
     postgresql_timeout,
     timeout_milliseconds,
 )
 from ._errors import to_http_exception, translate_error
-from ._routing import READ_METHODS, REPLICA_KEY, RoutingSession, pin_to_primary
+from ._routing import (
+    AUTOCOMMIT_READS_KEY,
+    READ_METHODS,
+    REPLICA_KEY,
+    RoutingSession,
+    pin_to_primary,
+)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 URL_VARIABLES = ("SQLALCHEMY_URL", "DATABASE_URL")
@@ -103,7 +110,9 @@ class Database:
         **engine_kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`, such as
             ``pool_size`` (connections kept open; PostgreSQL serves as many requests at once as
             the pool has connections), ``pool_timeout`` (seconds to wait for a pooled
-            connection; default 5 here) or ``pool_pre_ping=True``.
+            connection; default 5 here) or ``pool_pre_ping=True``. Without ``pool_size`` and
+            ``max_overflow`` the pool keeps up to 15 connections open and opens no more
+            (SQLAlchemy's own default keeps 5 and opens and closes up to 10 more under load).
 
     Connections the server closed (a restart, a failover, an idle timeout) are dropped from the
     pool when they are next checked out, without a round trip; a request that meets a lost
@@ -165,6 +174,8 @@ class Database:
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
+        if not (backend == "sqlite" and in_memory):
+            keep_pool_open(engine_kwargs)
         if backend != "sqlite":
             engine_kwargs.setdefault("pool_timeout", DEFAULT_POOL_TIMEOUT)
             client_timeouts(self.url, connect_timeout, command_timeout, engine_kwargs)
@@ -187,6 +198,14 @@ class Database:
                 "statement_timeout supports PostgreSQL, MySQL, MariaDB and SQLite, got "
                 f"{self.url.drivername}"
             )
+        # Reads without BEGIN/COMMIT: asyncpg at the server's READ COMMITTED only (PgBouncer's
+        # transaction mode needs every statement inside a transaction block).
+        self.autocommit_reads = (
+            self.url.get_driver_name() == "asyncpg"
+            and not pgbouncer
+            and "isolation_level" not in engine_kwargs
+            and "isolation_level" not in engine_kwargs.get("execution_options", {})
+        )
         self.engine: AsyncEngine = self._new_engine(self.url, engine_kwargs)
         self.replicas: tuple[AsyncEngine, ...] = tuple(
             self._new_engine(u, engine_kwargs) for u in self.replica_urls
@@ -364,9 +383,18 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def request_transaction(self, *, replica: bool = False) -> AsyncIterator[AsyncSession]:
-        """Like `open_session`, but database failures become HTTP errors (409, 422, 503)."""
+    async def request_transaction(
+        self, *, replica: bool = False, read_only: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """Like `open_session`, but database failures become HTTP errors (409, 422, 503).
+
+        ``read_only`` (a GET, HEAD or OPTIONS request) lets the router's generated read routes
+        run their statements on PostgreSQL without ``BEGIN`` and ``COMMIT``; other code using
+        the session gets its transaction as always.
+        """
         async with self.new_session(replica=replica) as session:
+            if read_only and self.autocommit_reads:
+                session.sync_session.info[AUTOCOMMIT_READS_KEY] = True
             try:
                 yield session
                 await session.commit()
@@ -412,13 +440,14 @@ def _new_session_dependency(db: Database, *, replicas: bool) -> SessionDependenc
         async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
             # A request that may write runs on the primary from its first statement on.
             reads = request.method in READ_METHODS
-            async with db.request_transaction(replica=reads) as session:
+            async with db.request_transaction(replica=reads, read_only=reads) as session:
                 yield session
 
     else:
 
-        async def transaction() -> AsyncIterator[AsyncSession]:  # type: ignore[misc]
-            async with db.request_transaction() as session:
+        async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+            reads = request.method in READ_METHODS
+            async with db.request_transaction(read_only=reads) as session:
                 yield session
 
     # A plain dependency over a function-scoped generator: every user of ``Depends(db.session)``

@@ -47,7 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 async def _default_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     # With SQLALCHEMY_REPLICA_URLS, read-only requests read from a replica (see Database).
     reads = request.method in READ_METHODS
-    async with default_database().request_transaction(replica=reads) as session:
+    async with default_database().request_transaction(replica=reads, read_only=reads) as session:
         yield session
 
 

@@ -17,6 +17,26 @@ REPLICA_KEY = "crudrouter_sqla.replica"
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+AUTOCOMMIT_READS_KEY = "crudrouter_sqla.autocommit_reads"
+"""``session.info`` key set on the session of a read-only request whose database can run the
+request's generated read statements without ``BEGIN`` and ``COMMIT`` (see `read_connection`)."""
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+async def read_connection(session: Any) -> None:
+    """Open the connection of a read-only request's session without a transaction block.
+
+    On PostgreSQL at READ COMMITTED every statement sees its own snapshot, inside a transaction
+    block or not, so a read-only request gains nothing from ``BEGIN`` and ``COMMIT`` but two
+    round trips. The generated read routes call this before their first statement; it does
+    nothing when the session has already begun (a dependency used it first) or when the
+    session dependency did not mark the session (another method, another database, PgBouncer,
+    an isolation level of the user's, an overridden session dependency).
+    """
+    sync = session.sync_session
+    if sync.info.pop(AUTOCOMMIT_READS_KEY, False) and not sync.in_transaction():
+        await session.connection(execution_options=AUTOCOMMIT)
+
 
 def writes(clause: Any) -> bool:
     """Whether a statement changes data or locks rows, so it belongs on the primary."""
