@@ -104,7 +104,12 @@ class HeroCreate(BaseModel):
     secret_identity: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     age: int | None = Field(default=None, ge=0, le=10_000)
     team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    tags: list[str] = Field(default=[], max_length=20, description="Slugs of the hero's tags.")
+    tags: list[str] = Field(
+        default=[],
+        max_length=20,
+        description="Slugs of the hero's tags, each once.",
+        json_schema_extra={"uniqueItems": True},
+    )
 
 
 @strict_json
@@ -189,7 +194,9 @@ def create_app(db: Database) -> FastAPI:
         return RedirectResponse("/docs")
 
     app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
-    app.include_router(CRUDRouter(Tag, TagRead, TagCreate, session=db.session))
+    # A tag's slug is its key: tags are created, relabelled with PATCH and deleted, never
+    # replaced (a PUT body would repeat the slug the path already names).
+    app.include_router(CRUDRouter(Tag, TagRead, TagCreate, replace_route=False, session=db.session))
     # PATCH takes the update schema the router derives from HeroCreate: every field optional,
     # and null refused where HeroCreate refuses it. The team is embedded in every hero (one
     # join) and the tags are loaded with one more statement per page.
