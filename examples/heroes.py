@@ -117,8 +117,8 @@ class TeamHeroCreate(BaseModel):
     """A hero created under ``/teams/{team_id}/heroes``: the team comes from the path."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    secret_identity: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    secret_identity: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     age: int | None = Field(default=None, ge=0, le=10_000)
 
 
