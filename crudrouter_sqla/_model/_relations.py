@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, ColumnElement, FromClause, and_, inspect
+from sqlalchemy import Column, ColumnElement, FromClause, and_
 from sqlalchemy.orm import (
     Mapper,
     RelationshipProperty,
@@ -160,10 +160,6 @@ def exists_clause(
     return clause
 
 
-def paths_are_to_one(paths: Sequence[Path]) -> bool:
-    return not any(p.to_many for p in paths)
-
-
 # Embedded reads ---------------------------------------------------------------------------
 
 
@@ -190,11 +186,6 @@ class Embed:
         option = selectinload(attribute) if self.to_many else joinedload(attribute)
         target = self.relationship.mapper.class_
         return option.options(*[child.loader(target) for child in self.children], lazyload("*"))
-
-    @property
-    def collections(self) -> int:
-        """How many ``SELECT ... IN`` statements loading this embed takes."""
-        return int(self.to_many) + sum(child.collections for child in self.children)
 
 
 def unwrap(annotation: Any) -> Any:
@@ -265,8 +256,3 @@ def build_embeds(mapper: Mapper[Any], schema: type[BaseModel], depth: int = 0) -
         children = build_embeds(rel.mapper, nested, depth + 1)
         embeds.append(Embed(name, rel, nested, children))
     return tuple(embeds)
-
-
-def mapper_of(model: type[Any]) -> Mapper[Any]:
-    mapper: Mapper[Any] = inspect(model)
-    return mapper

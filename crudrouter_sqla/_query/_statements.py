@@ -203,13 +203,11 @@ class Queries:
     def row_values(self, values: dict[str, Any], bump_version: bool = False) -> dict[str, Any]:
         """Attribute values as column-keyed parameters of a bulk insert (with the first
         version) or a bulk update (``bump_version``: the next one)."""
-        columns = self.info.columns
-        row: dict[str, Any] = {columns[key].key: value for key, value in values.items()}
-        generator = self.info.version_generator
-        if self.version is not None and generator is not None:
-            if not bump_version:
-                row[self.version.key] = generator(None)
-            elif isinstance(self.version.type, Integer):
+        if not bump_version:
+            return {column.key: value for column, value in self._versioned(values).items()}
+        row = {column.key: value for column, value in self._row(values).items()}
+        if self.version is not None and isinstance(self.version.type, Integer):
+            if self.info.version_generator is not None:
                 row[self.version.key] = self.version + 1
         return row
 

@@ -16,6 +16,7 @@ from .._query import VERSION_LABEL, Clause
 from ..core import ConstraintViolation, to_http_exception, translate_error
 from ..core._errors import Operation
 from ..core._routing import AUTOCOMMIT_READS_KEY, read_connection
+from ..errors import not_found
 from ._resource import JSON, Resource
 from ._versions import etag
 
@@ -141,3 +142,23 @@ async def render_written(
         assert loaded is not None
         return await render(res, session, loaded, status, after)
     return await render(res, session, row, status, after)
+
+
+async def parent_missing(
+    res: Resource, session: AsyncSession, kwargs: dict[str, Any]
+) -> HTTPException | None:
+    """The 404 naming the parent of a nested resource when it does not exist."""
+    parent = res.parent
+    if parent is None:
+        return None
+    parent_id = kwargs[parent.key]
+    if (await execute(session, parent.exists(parent_id))).first() is None:
+        return not_found(parent.info.resource, parent_id)
+    return None
+
+
+async def check_parent(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> None:
+    """Raise the 404 naming the parent of a nested resource when it does not exist."""
+    error = await parent_missing(res, session, kwargs)
+    if error is not None:
+        raise error

@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .._model import WritePlan
 from .._query import Clause
 from ..errors import not_found
-from ._execute import execute, load, raise_db_error, render, render_written
+from ._execute import (
+    check_parent,
+    execute,
+    load,
+    parent_missing,
+    raise_db_error,
+    render,
+    render_written,
+)
 from ._params import (
     body_error,
     context_params,
@@ -31,19 +39,6 @@ from ._versions import IfMatch, if_match_param, parse_if_match
 def missing_item(res: Resource, ident: Any) -> HTTPException:
     """The 404 for a row, naming the resource and every key value."""
     return not_found(res.info.resource, res.info.describe(ident))
-
-
-async def parent_missing(
-    res: Resource, session: AsyncSession, kwargs: dict[str, Any]
-) -> HTTPException | None:
-    """The 404 naming the parent of a nested resource when it does not exist."""
-    parent = res.parent
-    if parent is None:
-        return None
-    parent_id = kwargs[parent.key]
-    if (await execute(session, parent.exists(parent_id))).first() is None:
-        return not_found(parent.info.resource, parent_id)
-    return None
 
 
 async def missing(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> HTTPException:
@@ -84,13 +79,6 @@ def split(plan: WritePlan, values: dict[str, Any]) -> tuple[dict[str, Any], dict
     if relations:
         check_relation_values(plan, relations)
     return columns, relations
-
-
-async def check_parent(res: Resource, session: AsyncSession, kwargs: dict[str, Any]) -> None:
-    """404 naming the parent of a nested resource when it does not exist."""
-    error = await parent_missing(res, session, kwargs)
-    if error is not None:
-        raise error
 
 
 async def insert_one(

@@ -30,8 +30,7 @@ from .._query import (
     query_error,
 )
 from .._query._page_numbers import page_count
-from ..errors import not_found
-from ._execute import execute
+from ._execute import check_parent, execute
 from ._params import context_params, param, scope_of, with_signature
 from ._resource import JSON, Endpoint, Resource
 
@@ -268,7 +267,6 @@ def make_list(res: Resource, name: str) -> Endpoint:
     group_names = GROUP_PARAMS if spec.grammar is not None else ()
     custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
-    parent = res.parent
 
     query_model = _query_model(res, name)
 
@@ -314,10 +312,8 @@ def make_list(res: Resource, name: str) -> Endpoint:
         if total is None or cursor is not None or start < total:
             statement, params = queries.page_select(fields, sort, page_where, start, limit, joins)
             rows = (await execute(session, statement, params=params)).all()
-        if not rows and parent is not None:
-            parent_id = kw[parent.key]
-            if (await execute(session, parent.exists(parent_id))).first() is None:
-                raise not_found(parent.info.resource, parent_id)
+        if not rows:
+            await check_parent(res, session, kw)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
