@@ -415,25 +415,31 @@ class CRUDRouter(APIRouter):
             verb = spec.switch.removesuffix("_route")
             name = f"{verb}_{table}"
             self._operations[name] = (verb, self.prefix + spec.path)
+            endpoint = spec.factory(res, name)
+            query = routes.query_of(endpoint)
+            responses = {**spec.responses, **_UNAVAILABLE}
+            if query is not None:
+                responses[422] = routes.VALIDATION_ERROR
             with self.routes.generating():
                 self.add_api_route(
                     spec.path,
-                    spec.factory(res, name),
+                    endpoint,
                     methods=[spec.method],
                     response_model=spec.response_model,
                     status_code=spec.status,
-                    responses={**spec.responses, **_UNAVAILABLE},
+                    responses=responses,
                     dependencies=[] if isinstance(setting, bool) else list(setting),
                     summary=spec.summary,
                     name=name,
                     route_class_override=self._body_route if spec.body else None,
+                    openapi_extra=None if query is None else query.openapi_extra(),
                 )
             if spec.switch == "list_route":
                 route = self.routes[-1]
-                assert isinstance(route, APIRoute)
+                assert isinstance(route, APIRoute) and query is not None
                 allowed, repeatable = allowed_query_names(route.dependant)
-                res.listing.allowed_params = allowed
-                res.listing.repeatable_params = repeatable
+                res.listing.allowed_params = allowed | query.names
+                res.listing.repeatable_params = repeatable | query.repeatable
 
     def _operation_id(self, route: Any) -> str:
         """The operation id of a route (FastAPI calls this for each route, and again with the

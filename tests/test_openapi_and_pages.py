@@ -131,3 +131,56 @@ def test_public_names():
 
     assert core.__all__ == sorted(core.__all__)
     assert {n for n in dir(core) if not n.startswith("_")} == set(core.__all__)
+
+
+async def test_an_app_with_more_list_routes_than_fastapis_model_cache(tmp_path):
+    """FastAPI caches the fields of at most 128 query-parameter models; the list routes
+    validate theirs themselves, so 150 of them document and serve like one."""
+    from pydantic import BaseModel, ConfigDict, create_model
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from crudrouter_sqla.core import Database
+    from crudrouter_sqla.testing import app_client
+
+    class Base(DeclarativeBase):
+        pass
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'many.db'}")
+    app = FastAPI(lifespan=db.lifespan)
+    only_list = {
+        f"{name}_route": False for name in ("get", "create", "replace", "update", "delete")
+    }
+    for i in range(150):
+        model = type(
+            f"Thing{i}",
+            (Base,),
+            {
+                "__tablename__": f"things_{i}",
+                "__annotations__": {"id": Mapped[int], "rank": Mapped[int]},
+                "id": mapped_column(primary_key=True),
+                "rank": mapped_column(default=0),
+            },
+        )
+        read = create_model(
+            f"Thing{i}Read",
+            __config__=ConfigDict(from_attributes=True),
+            id=(int, ...),
+            rank=(int, 0),
+        )
+        assert issubclass(read, BaseModel)
+        router = CRUDRouter(model, read, session=db.session, filter_fields=["rank"], **only_list)
+        app.include_router(router)
+    paths = app.openapi()["paths"]
+    assert len(paths) == 150
+    for path in ("/things_0", "/things_149"):
+        names = {p["name"] for p in paths[path]["get"]["parameters"]}
+        assert {"limit", "offset", "rank", "sort"} <= names
+    await db.create_all(Base.metadata)
+    async with app_client(app) as client:
+        for i in (0, 75, 149, 0):
+            r = await client.get(f"/things_{i}", params={"rank": 0, "limit": 5})
+            assert r.status_code == 200, r.text
+            assert r.json()["total"] == 0
+        r = await client.get("/things_3", params={"limit": 0})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["query", "limit"]

@@ -344,23 +344,23 @@ def allowed_query_names(dependant: Any) -> tuple[frozenset[str], frozenset[str]]
                 # A query model: each of its fields is a parameter.
                 for n, f in model.model_fields.items():
                     names.add(f.alias or n)
-                    if _is_sequence(f.annotation):
+                    if is_sequence(f.annotation):
                         repeatable.add(f.alias or n)
             else:
                 names.add(param.alias)
-                if _is_sequence(model):
+                if is_sequence(model):
                     repeatable.add(param.alias)
         todo.extend(current.dependencies)
     return frozenset(names), frozenset(repeatable)
 
 
-def _is_sequence(annotation: Any) -> bool:
+def is_sequence(annotation: Any) -> bool:
     """Whether a parameter's type is a list (or an optional list), which FastAPI fills from a
     repeated parameter."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _is_sequence(typing.get_args(annotation)[0])
+        return is_sequence(typing.get_args(annotation)[0])
     if origin is typing.Union or origin is types.UnionType:
-        return any(_is_sequence(a) for a in typing.get_args(annotation))
+        return any(is_sequence(a) for a in typing.get_args(annotation))
     check = origin or annotation
     return isinstance(check, type) and issubclass(check, list | set | frozenset | tuple)

@@ -20,6 +20,7 @@ from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
 from ._list import make_list
 from ._names import Names, snake
 from ._params import RESERVED, item_path
+from ._query_params import VALIDATION_ERROR, query_of
 from ._resource import Endpoint, Resource
 from ._route_list import CRUDRoute, RouteList
 from ._serialize import Serializer, page_model
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "BulkCount",
     "RESERVED",
+    "VALIDATION_ERROR",
     "CRUDRoute",
     "Endpoint",
     "Names",
@@ -48,6 +50,7 @@ __all__ = [
     "make_restore",
     "make_update",
     "page_model",
+    "query_of",
     "session_dependency",
     "snake",
 ]

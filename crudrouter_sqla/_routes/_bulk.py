@@ -23,6 +23,7 @@ from ._execute import execute, raise_db_error
 from ._items import split, stamped
 from ._list import deleted_where, filter_field
 from ._params import context_params, param, scope_of, with_signature
+from ._query_params import QueryModel, with_query
 from ._resource import JSON, Endpoint, Resource
 
 OnConflict = Literal["error", "ignore", "update"]
@@ -182,7 +183,7 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
     return with_signature(endpoint, params, name)
 
 
-def _filter_model(res: Resource, name: str) -> type[BaseModel]:
+def _filter_model(res: Resource, name: str) -> QueryModel:
     fields: dict[str, Any] = {}
     for i, spec in enumerate(res.listing.filters):
         fields[f"f{i}"] = filter_field(spec)
@@ -194,10 +195,10 @@ def _filter_model(res: Resource, name: str) -> type[BaseModel]:
     model: type[BaseModel] = create_model(
         f"{name}_filters", __config__=ConfigDict(extra="ignore"), **fields
     )
-    return model
+    return QueryModel(model)
 
 
-def _where(res: Resource, kw: dict[str, Any]) -> list[Clause]:
+def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[Clause]:
     """The rows a bulk write touches: its filters, the scope and the parent."""
     request: Request = kw["request"]
     spec = res.listing
@@ -207,7 +208,7 @@ def _where(res: Resource, kw: dict[str, Any]) -> list[Clause]:
     for key in request.query_params:
         if key not in allowed:
             raise query_error(key, f"unknown filter; allowed: {', '.join(sorted(allowed))}")
-    query = kw["query"].__dict__
+    query = query_model.parse(request).__dict__
     where: list[Clause] = []
     joins: list[str] = []
     for i, filter_spec in enumerate(spec.filters):
@@ -245,7 +246,7 @@ def make_bulk_update(res: Resource, name: str) -> Endpoint:
         values = stamped(values, kw, res)
         for part in res.info.key:
             values.pop(part.key, None)
-        where = _where(res, kw)
+        where = _where(res, query_model, kw)
         if not values:
             statement: Any = select(func.count()).select_from(res.info.table).where(*where)
             count = (await execute(session, statement)).scalar_one()
@@ -257,11 +258,10 @@ def make_bulk_update(res: Resource, name: str) -> Endpoint:
 
     params = [
         param("request", Request),
-        param("query", Annotated[query_model, Query()]),
         param("body", Annotated[res.update_schema, Body()]),
         *context_params(res, stamp=True),
     ]
-    return with_signature(endpoint, params, name)
+    return with_query(with_signature(endpoint, params, name), query_model)
 
 
 def make_bulk_delete(res: Resource, name: str) -> Endpoint:
@@ -270,7 +270,7 @@ def make_bulk_delete(res: Resource, name: str) -> Endpoint:
 
     async def endpoint(**kw: Any) -> Response:
         session: AsyncSession = kw["session"]
-        where = _where(res, kw)
+        where = _where(res, query_model, kw)
         table = res.info.table
         if res.soft is not None:
             alive = [*where, res.soft.alive()]
@@ -283,7 +283,6 @@ def make_bulk_delete(res: Resource, name: str) -> Endpoint:
 
     params = [
         param("request", Request),
-        param("query", Annotated[query_model, Query()]),
         *context_params(res),
     ]
-    return with_signature(endpoint, params, name)
+    return with_query(with_signature(endpoint, params, name), query_model)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from sqlalchemy import ClauseElement, Executable, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from .._query import (
 from .._query._page_numbers import page_count
 from ._execute import check_parent, execute
 from ._params import context_params, param, scope_of, with_signature
+from ._query_params import QueryModel, with_query
 from ._resource import JSON, Endpoint, Resource
 
 _DESCRIPTIONS = {
@@ -268,13 +269,13 @@ def make_list(res: Resource, name: str) -> Endpoint:
     custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
 
-    query_model = _query_model(res, name)
+    query_model = QueryModel(_query_model(res, name))
 
     async def endpoint(**kw: Any) -> Response:
         request: Request = kw["request"]
         session: AsyncSession = kw["session"]
         spec.check_unknown(request.query_params.multi_items())
-        query = kw["query"].__dict__
+        query = query_model.parse(request).__dict__
         limit: int = query["limit"]
         cursor: str | None = query["cursor"]
         offset: int | None = query["offset"]
@@ -336,11 +337,10 @@ def make_list(res: Resource, name: str) -> Endpoint:
 
     params = [
         param("request", Request),
-        param("query", Annotated[query_model, Query()]),
         *[
             param(n, Annotated[Any, Depends(f)])
             for n, f in zip(custom_names, res.filters, strict=True)
         ],
         *context_params(res),
     ]
-    return with_signature(endpoint, params, name)
+    return with_query(with_signature(endpoint, params, name), query_model)

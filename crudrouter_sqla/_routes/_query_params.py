@@ -1,0 +1,129 @@
+"""The query parameters of the list and bulk-write routes: one Pydantic model, validated by the
+route in one pass and documented as separate parameters.
+
+FastAPI can take such a model itself (``Annotated[Model, Query()]``), but it then keeps the
+model's fields in a cache of 128 models: an app with more list routes than that rebuilds them
+on requests and fails to build its OpenAPI document (``KeyError`` in ``get_openapi``). So the
+route validates the model itself, and its parameters are written into the document from the
+model's JSON schema, as FastAPI would write them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import (
+    validation_error_definition,
+    validation_error_response_definition,
+)
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from .._query._spec import is_sequence
+from ._resource import Endpoint
+
+_REF_PREFIX = "#/$defs/"
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """``schema`` with every ``$ref`` into ``defs`` replaced by the definition itself."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
+            rest = {k: v for k, v in schema.items() if k != "$ref"}
+            return {**_inline(defs[ref.removeprefix(_REF_PREFIX)], defs), **rest}
+        return {k: _inline(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inline(item, defs) for item in schema]
+    return schema
+
+
+def _validation_error_schema() -> dict[str, Any]:
+    """FastAPI's ``HTTPValidationError`` schema, with its items written out (the document holds
+    that component only when some route has FastAPI-declared parameters)."""
+    schema: dict[str, Any] = copy.deepcopy(dict(validation_error_response_definition))
+    schema["properties"]["detail"]["items"] = copy.deepcopy(validation_error_definition)
+    return schema
+
+
+VALIDATION_ERROR: dict[str, Any] = {
+    "description": "Validation Error",
+    "content": {"application/json": {"schema": _validation_error_schema()}},
+}
+"""The documented 422 of a route that validates its query parameters itself."""
+
+
+class QueryModel:
+    """A route's query parameters as one model: validated per request, documented once."""
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+        fields = model.model_fields
+        self.names = frozenset(f.alias or n for n, f in fields.items())
+        self.repeatable = frozenset(
+            f.alias or n for n, f in fields.items() if is_sequence(f.annotation)
+        )
+        self.openapi_parameters = self._parameters()
+
+    def openapi_extra(self) -> dict[str, Any]:
+        """The route's ``openapi_extra``: its parameters (a fresh copy; FastAPI merges it into
+        the operation)."""
+        return {"parameters": copy.deepcopy(self.openapi_parameters)}
+
+    def _parameters(self) -> list[dict[str, Any]]:
+        schema = self.model.model_json_schema(by_alias=True, mode="validation")
+        defs = schema.get("$defs", {})
+        required = set(schema.get("required", ()))
+        parameters = []
+        for name, field in self.model.model_fields.items():
+            alias = field.alias or name
+            prop = _inline(schema["properties"][alias], defs)
+            prop["title"] = field.title or alias.title().replace("_", " ")
+            parameter: dict[str, Any] = {
+                "name": alias,
+                "in": "query",
+                "required": alias in required,
+                "schema": prop,
+            }
+            if field.description:
+                parameter["description"] = field.description
+            if field.deprecated:
+                parameter["deprecated"] = True
+            parameters.append(parameter)
+        return parameters
+
+    def parse(self, request: Request) -> Any:
+        """The request's query parameters, validated; a 422 names each bad one."""
+        params = request.query_params
+        values: dict[str, Any] = {}
+        for key in params:
+            if key in self.repeatable:
+                values[key] = params.getlist(key)
+            elif key in self.names:
+                values[key] = params[key]
+        try:
+            return self.model.model_validate(values)
+        except ValidationError as exc:
+            errors = [
+                {**error, "loc": ("query", *error["loc"])}
+                for error in exc.errors(include_url=False)
+            ]
+            raise RequestValidationError(errors) from None
+
+
+_ATTRIBUTE = "__crudrouter_sqla_query__"
+
+
+def with_query(endpoint: Endpoint, query: QueryModel) -> Endpoint:
+    """Mark ``endpoint`` as validating ``query`` itself (see `query_of`)."""
+    setattr(endpoint, _ATTRIBUTE, query)
+    return endpoint
+
+
+def query_of(endpoint: Any) -> QueryModel | None:
+    """The query model an endpoint validates itself, so that the router documents its
+    parameters (``openapi_extra``) and accepts their names."""
+    query: QueryModel | None = getattr(endpoint, _ATTRIBUTE, None)
+    return query
