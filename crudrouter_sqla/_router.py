@@ -417,6 +417,7 @@ class CRUDRouter(APIRouter):
             self._operations[name] = (verb, self.prefix + spec.path)
             endpoint = spec.factory(res, name)
             query = routes.query_of(endpoint)
+            endpoint = routes.own_transaction(endpoint)
             responses = {**spec.responses, **_UNAVAILABLE}
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR

@@ -25,6 +25,7 @@ from ._resource import Endpoint, Resource
 from ._route_list import CRUDRoute, RouteList
 from ._serialize import Serializer, page_model
 from ._session import session_dependency
+from ._transaction import own_transaction
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -49,6 +50,7 @@ __all__ = [
     "make_replace",
     "make_restore",
     "make_update",
+    "own_transaction",
     "page_model",
     "query_of",
     "session_dependency",

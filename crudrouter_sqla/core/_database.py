@@ -410,6 +410,10 @@ class Database:
 
 _HTTP_ERRORS = (StarletteHTTPException, RequestValidationError)
 
+REQUEST_SESSIONS_KEY = "crudrouter_sqla.sessions"
+"""ASGI scope key: the sessions the request's `Database` session dependencies opened, by
+dependency."""
+
 
 async def _rollback(session: AsyncSession) -> None:
     # A lost connection cannot roll back; the original error is the one worth reporting.
@@ -437,18 +441,26 @@ async def _check(engine: AsyncEngine) -> None:
 def _new_session_dependency(db: Database, *, replicas: bool) -> SessionDependency:
     if replicas and db.replicas:
 
-        async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+        def open_for(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
             # A request that may write runs on the primary from its first statement on.
             reads = request.method in READ_METHODS
-            async with db.request_transaction(replica=reads, read_only=reads) as session:
-                yield session
+            return db.request_transaction(replica=reads, read_only=reads)
 
     else:
 
-        async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
-            reads = request.method in READ_METHODS
-            async with db.request_transaction(read_only=reads) as session:
+        def open_for(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
+            return db.request_transaction(read_only=request.method in READ_METHODS)
+
+    async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+        async with open_for(request) as session:
+            # Shown to the generated routes, which use this session rather than open their own
+            # when some dependency of the request took it.
+            shared = request.scope.setdefault(REQUEST_SESSIONS_KEY, {})
+            shared[session_dependency] = session
+            try:
                 yield session
+            finally:
+                shared.pop(session_dependency, None)
 
     # A plain dependency over a function-scoped generator: every user of ``Depends(db.session)``
     # gets the commit after the endpoint returns and before the response is sent.
@@ -457,10 +469,15 @@ def _new_session_dependency(db: Database, *, replicas: bool) -> SessionDependenc
     ) -> AsyncSession:
         return session
 
+    session_dependency = session
+
     where = "" if replicas and db.replicas else " (primary)"
     session.__doc__ = (
         f"The request's session on {db.safe_url}{where}; committed before the response."
     )
     session.__crudrouter_sqla_session__ = True  # type: ignore[attr-defined]
     session.__crudrouter_sqla_database__ = db  # type: ignore[attr-defined]
+    # The request's transaction, for a route that opens it itself rather than through the
+    # dependency (the generated routes, when nothing else in the request shares the session).
+    session.__crudrouter_sqla_open__ = open_for  # type: ignore[attr-defined]
     return session
