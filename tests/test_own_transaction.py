@@ -90,3 +90,35 @@ async def test_the_route_commits_before_the_response(db, client_for):
             async with db.engine.connect() as connection:
                 count = await connection.scalar(select(func.count()).select_from(Hero))
             assert count == i + 1
+
+
+async def test_an_override_by_another_database_is_one_transaction_with_the_dependencies(
+    db, client_for, tmp_path
+):
+    """Overridden by another `Database`'s session (as `crudrouter_sqla.testing.app_client`
+    does), a route and a dependency that both take the session still share one transaction."""
+    other = Database(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
+    await other.create_all(Base.metadata)
+    calls = []
+
+    async def audit(session: AsyncSession = Depends(db.session)) -> None:
+        calls.append(1)
+        await session.execute(insert(Team).values(name=f"audit {len(calls)}", headquarters="-"))
+
+    app = FastAPI()
+    app.include_router(
+        CRUDRouter(Hero, HeroRead, HeroCreate, session=db.session, dependencies=[Depends(audit)])
+    )
+    app.dependency_overrides[db.session] = other.session
+    try:
+        async with client_for(app) as client:
+            body = {"name": "Batman", "secret_name": "Bruce"}
+            assert (await client.post("/heroes", json=body)).status_code == 201
+            r = await client.post("/heroes", json=body)
+            assert r.status_code == 409, r.text
+        assert len(calls) == 2
+        async with other.open_session() as session:
+            assert await session.scalar(select(func.count()).select_from(Team)) == 1
+            assert await session.scalar(select(func.count()).select_from(Hero)) == 1
+    finally:
+        await other.dispose()

@@ -10,8 +10,11 @@ The dependency stays the contract:
 - when another dependency of the request took the session (``scope``, ``stamp``, hooks, a
   route or router dependency, one added by ``include_router``), the route uses that session,
   so the request is still one transaction;
-- when the app overrides it (``app.dependency_overrides``, as tests do), the route asks FastAPI
-  for the session as before, through a route built for that on the first such request.
+- when the app overrides it (``app.dependency_overrides``, as tests do) with another
+  `Database`'s session dependency, the route opens that one's transaction; with a function of
+  its own, the route asks FastAPI for the session, through a route built for that on the first
+  such request (FastAPI then calls the override for the route even if another dependency of
+  the request called it too).
 """
 
 from __future__ import annotations
@@ -58,16 +61,20 @@ def own_transaction(endpoint: Endpoint) -> Endpoint:
 
     async def route(**kwargs: Any) -> Response:
         request: Request = kwargs["request"] if wants_request else kwargs.pop("request")
+        source = dependency
         overrides = request.app.dependency_overrides
-        if overrides and dependency in overrides:
-            return await overridden(request, kwargs)
+        if overrides:
+            source = overrides.get(dependency, dependency)
         shared = request.scope.get(REQUEST_SESSIONS_KEY)
-        if shared and dependency in shared:
+        if shared and source in shared:
             # Another dependency of the request (the scope, hooks, a route dependency) took
             # the session: the route works in that one transaction, which FastAPI commits.
-            shared_response: Response = await endpoint(session=shared[dependency], **kwargs)
+            shared_response: Response = await endpoint(session=shared[source], **kwargs)
             return shared_response
-        async with open_for(request) as session:
+        opener = getattr(source, "__crudrouter_sqla_open__", None)
+        if opener is None:  # an override of the app's own
+            return await overridden(request, kwargs)
+        async with opener(request) as session:
             response: Response = await endpoint(session=session, **kwargs)
         return response
 
