@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, delete, func, insert, select
+from sqlalchemy import ClauseElement, Integer, Select, bindparam, delete, func, insert, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,7 +14,6 @@ from sqlalchemy.sql.dml import (
     Delete,
     Insert,
     ReturningDelete,
-    ReturningInsert,
     ReturningUpdate,
     Update,
 )
@@ -26,6 +25,8 @@ from ._sort import Sort
 VERSION_LABEL = "_version"
 KEY_LABEL = "_key"
 _MAX_CACHED = 256
+_UPDATE_KEY = "crudrouter_sqla_key"
+"""Names of the key parameters of the prebuilt UPDATE (apart from any column's name)."""
 
 
 class Queries:
@@ -75,6 +76,13 @@ class Queries:
         by_key = [c == bindparam(f"key{i}") for i, c in enumerate(self.key_columns)]
         self._one_by_key = self._select.where(*by_key, *self._alive)
         self._count: Select[Any] = select(func.count()).select_from(info.table)
+        self._insert = insert(info.table).returning(*self._returning)
+        update_by_key = [
+            c == bindparam(f"{_UPDATE_KEY}{i}") for i, c in enumerate(self.key_columns)
+        ]
+        self._update = (
+            sa_update(info.table).where(*update_by_key, *self._alive).returning(*self._returning)
+        )
         self._pages: dict[tuple[str, Sequence[str] | None, bool, tuple[str, ...]], Any] = {}
 
     def by_key(self, ident: Any) -> list[Clause]:
@@ -176,9 +184,14 @@ class Queries:
     def _row(self, values: dict[str, Any]) -> dict[Any, Any]:
         return {self.info.columns[key]: value for key, value in values.items()}
 
-    def insert(self, values: dict[str, Any]) -> ReturningInsert[Any]:
-        """Insert a row from attribute values, returning the read columns (or the key)."""
-        return self.plain_insert(values).returning(*self._returning)
+    def insert(self, values: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+        """Insert a row from attribute values, returning the read columns (or the key): the
+        statement and its parameters. Plain values go as parameters of one statement built
+        with the router, whose compiled form is reused; SQL expressions (from a ``stamp``)
+        are written into a statement of their own."""
+        if values and not any(isinstance(v, ClauseElement) for v in values.values()):
+            return self._insert, self.row_values(values)
+        return self.plain_insert(values).returning(*self._returning), None
 
     def plain_insert(self, values: dict[str, Any]) -> Insert:
         """`insert` without RETURNING, for databases without it (then `read_back`)."""
@@ -224,9 +237,18 @@ class Queries:
         values: dict[str, Any],
         where: Sequence[Clause] = (),
         versions: Sequence[Any] | None = None,
-    ) -> ReturningUpdate[Any]:
-        """Update one row by key; with ``versions``, only while its version is one of them."""
-        return self.plain_update(item_id, values, where, versions).returning(*self._returning)
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """Update one row by key; with ``versions``, only while its version is one of them: the
+        statement and its parameters. Like `insert`, plain values of an unversioned row without
+        further conditions go as parameters of one statement built with the router."""
+        plain = values and not any(isinstance(v, ClauseElement) for v in values.values())
+        if plain and not where and versions is None and self.version is None:
+            params = {column.key: value for column, value in self._row(values).items()}
+            keys = [item_id] if len(self.key_columns) == 1 else item_id
+            params.update({f"{_UPDATE_KEY}{i}": v for i, v in enumerate(keys)})
+            return self._update, params
+        statement = self.plain_update(item_id, values, where, versions)
+        return statement.returning(*self._returning), None
 
     def plain_update(
         self,

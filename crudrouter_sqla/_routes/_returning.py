@@ -25,7 +25,8 @@ def _dialect(session: AsyncSession) -> Any:
 async def insert_row(session: AsyncSession, res: Resource, values: dict[str, Any]) -> Any:
     """Insert a row; the returned row has the read columns and ``_key``."""
     if _dialect(session).insert_returning:
-        result = await execute(session, res.queries.insert(values), res=res, values=values)
+        statement, params = res.queries.insert(values)
+        result = await execute(session, statement, res=res, values=values, params=params)
         return result.one()
     statement = res.queries.plain_insert(values)
     result = await execute(session, statement, res=res, values=values)
@@ -76,8 +77,9 @@ async def update_row(
 ) -> Any | None:
     """Update one row; the row as written, or None when no row matched."""
     if _dialect(session).update_returning:
-        statement = res.queries.update(item_id, values, where, versions)
-        return (await execute(session, statement, res=res, values=values)).first()
+        statement, params = res.queries.update(item_id, values, where, versions)
+        result = await execute(session, statement, res=res, values=values, params=params)
+        return result.first()
     plain = res.queries.plain_update(item_id, values, where, versions)
     result = await execute(session, plain, res=res, values=values)
     if not result.rowcount:  # matched rows: SQLAlchemy's MySQL drivers ask for FOUND_ROWS
