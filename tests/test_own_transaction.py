@@ -16,20 +16,33 @@ from crudrouter_sqla.core import Database
 from tests.models import Base, Hero, HeroCreate, HeroRead, Team
 
 
+def auditor(db: Database, calls: list[int]) -> Any:
+    """A dependency that writes an audit row through ``db.session`` and counts its calls."""
+
+    async def audit(session: AsyncSession = Depends(db.session)) -> None:
+        calls.append(1)
+        await session.execute(insert(Team).values(name=f"audit {len(calls)}", headquarters="-"))
+
+    return audit
+
+
+async def post_twice(client: Any) -> None:
+    """Create a hero, then the same hero again: 201, then 409."""
+    body = {"name": "Batman", "secret_name": "Bruce"}
+    assert (await client.post("/heroes", json=body)).status_code == 201
+    r = await client.post("/heroes", json=body)
+    assert r.status_code == 409, r.text
+
+
 @pytest.mark.parametrize("where", ["router", "include", "route"])
 async def test_a_dependency_on_the_session_shares_the_routes_transaction(db, client_for, where):
     """A dependency that writes through ``db.session``, declared on the router, on its
     inclusion or on the route, is in the route's transaction: when the route fails, the
     dependency's write is rolled back with it."""
 
-    calls = []
-
-    async def audit(session: AsyncSession = Depends(db.session)) -> None:
-        calls.append(1)
-        await session.execute(insert(Team).values(name=f"audit {len(calls)}", headquarters="-"))
-
+    calls: list[int] = []
     app = FastAPI()
-    audited = [Depends(audit)]
+    audited = [Depends(auditor(db, calls))]
     options: dict[str, Any] = {
         "router": {"dependencies": audited},
         "route": {"create_route": audited},
@@ -38,10 +51,7 @@ async def test_a_dependency_on_the_session_shares_the_routes_transaction(db, cli
     router = CRUDRouter(Hero, HeroRead, HeroCreate, session=db.session, **options)
     app.include_router(router, dependencies=audited if where == "include" else None)
     async with client_for(app) as client:
-        body = {"name": "Batman", "secret_name": "Bruce"}
-        assert (await client.post("/heroes", json=body)).status_code == 201
-        r = await client.post("/heroes", json=body)
-        assert r.status_code == 409, r.text
+        await post_twice(client)
     assert len(calls) == 2
     async with db.open_session() as session:
         audits = await session.scalar(select(func.count()).select_from(Team))
@@ -99,23 +109,16 @@ async def test_an_override_by_another_database_is_one_transaction_with_the_depen
     does), a route and a dependency that both take the session still share one transaction."""
     other = Database(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
     await other.create_all(Base.metadata)
-    calls = []
-
-    async def audit(session: AsyncSession = Depends(db.session)) -> None:
-        calls.append(1)
-        await session.execute(insert(Team).values(name=f"audit {len(calls)}", headquarters="-"))
-
+    calls: list[int] = []
     app = FastAPI()
+    audited = [Depends(auditor(db, calls))]
     app.include_router(
-        CRUDRouter(Hero, HeroRead, HeroCreate, session=db.session, dependencies=[Depends(audit)])
+        CRUDRouter(Hero, HeroRead, HeroCreate, session=db.session, dependencies=audited)
     )
     app.dependency_overrides[db.session] = other.session
     try:
         async with client_for(app) as client:
-            body = {"name": "Batman", "secret_name": "Bruce"}
-            assert (await client.post("/heroes", json=body)).status_code == 201
-            r = await client.post("/heroes", json=body)
-            assert r.status_code == 409, r.text
+            await post_twice(client)
         assert len(calls) == 2
         async with other.open_session() as session:
             assert await session.scalar(select(func.count()).select_from(Team)) == 1
