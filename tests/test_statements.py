@@ -41,6 +41,8 @@ async def test_both_statements_write_the_row(db):
             await connection.execute(statement, params)
         rows = (await connection.execute(select(Hero.name).order_by(Hero.id))).scalars().all()
         assert rows == ["Batman", "FLASH"]
+        if not connection.dialect.update_returning:
+            return  # MariaDB: the routes update without RETURNING, then read the row back
         hero_id = await connection.scalar(select(Hero.id).where(Hero.name == "Batman"))
         statement, params = queries.update(hero_id, {"age": 41})
         row = (await connection.execute(statement, params)).one()
