@@ -32,6 +32,7 @@ from ._spec import (
     check_count_mode,
     list_pattern,
     query_error,
+    validation_error,
 )
 from ._statements import KEY_LABEL, VERSION_LABEL, Queries
 
@@ -69,4 +70,5 @@ __all__ = [
     "check_positive",
     "list_pattern",
     "query_error",
+    "validation_error",
 ]

@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
+from ._spec import query_error
+
 PAGE_DESCRIPTION = (
     "Page number, from 1: the page starts after (page - 1) × limit rows. "
     "Not with `offset` or `cursor`. The answer then holds `page`, and `pages` when counted."
@@ -36,16 +38,7 @@ class PagingError(ValueError):
 
     def to_validation_error(self) -> RequestValidationError:
         """The 422 in FastAPI's shape, with ``loc`` naming the query parameter."""
-        return RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", self.param),
-                    "msg": self.message,
-                    "input": self.value,
-                }
-            ]
-        )
+        return query_error(self.param, self.message, self.value)
 
 
 @dataclass(frozen=True)

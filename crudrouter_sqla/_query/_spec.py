@@ -64,11 +64,17 @@ def list_pattern(spec: FilterSpec) -> str:
     return f"^(?:{value}(?:,{value}){{0,{MAX_IN_VALUES - 1}}})?$"
 
 
+def validation_error(
+    loc: tuple[Any, ...], message: str, value: Any = None, kind: str = "value_error"
+) -> RequestValidationError:
+    """A 422 for one part of a request (``("query", name)``, ``("body", name)``...), in
+    FastAPI's validation error shape."""
+    return RequestValidationError([{"type": kind, "loc": loc, "msg": message, "input": value}])
+
+
 def query_error(name: str, message: str, value: Any = None) -> RequestValidationError:
     """A 422 naming a query parameter, in FastAPI's validation error shape."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
-    )
+    return validation_error(("query", name), message, value)
 
 
 @dataclass
@@ -342,16 +348,24 @@ def allowed_query_names(dependant: Any) -> tuple[frozenset[str], frozenset[str]]
             model = getattr(param.field_info, "annotation", None)
             if isinstance(model, type) and issubclass(model, BaseModel):
                 # A query model: each of its fields is a parameter.
-                for n, f in model.model_fields.items():
-                    names.add(f.alias or n)
-                    if is_sequence(f.annotation):
-                        repeatable.add(f.alias or n)
+                own, lists = model_query_names(model)
+                names |= own
+                repeatable |= lists
             else:
                 names.add(param.alias)
                 if is_sequence(model):
                     repeatable.add(param.alias)
         todo.extend(current.dependencies)
     return frozenset(names), frozenset(repeatable)
+
+
+def model_query_names(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters a query model declares (by alias), and those of them declared as
+    lists."""
+    fields = model.model_fields
+    names = frozenset(f.alias or n for n, f in fields.items())
+    lists = frozenset(f.alias or n for n, f in fields.items() if is_sequence(f.annotation))
+    return names, lists
 
 
 def is_sequence(annotation: Any) -> bool:

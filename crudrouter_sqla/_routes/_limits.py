@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
+from .._query import validation_error
 from ._route_list import CRUDRoute
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
@@ -26,8 +27,8 @@ DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
-def _body_error(message: str, loc: tuple[Any, ...] = ("body",), kind: str = "json_invalid") -> Any:
-    return RequestValidationError([{"type": kind, "loc": loc, "msg": message, "input": None}])
+def _not_json() -> RequestValidationError:
+    return validation_error(("body",), "The body is not valid UTF-8 JSON", kind="json_invalid")
 
 
 def _encodable(value: Any) -> Any:
@@ -111,21 +112,12 @@ def parse_json_body(body: bytes) -> Any:
             ]
         ) from None
     except ValueError:  # not UTF-8, or an integer with more digits than Python reads
-        raise _body_error("The body is not valid UTF-8 JSON") from None
+        raise _not_json() from None
     if found:
         where = _find_non_finite(value, ("body",))
         assert where is not None
         loc, spelling = where
-        raise RequestValidationError(
-            [
-                {
-                    "type": "finite_number",
-                    "loc": loc,
-                    "msg": "Input should be a finite number",
-                    "input": spelling,
-                }
-            ]
-        )
+        raise validation_error(loc, "Input should be a finite number", spelling, "finite_number")
     return value
 
 
@@ -168,7 +160,7 @@ def limited_route_class(limit: int) -> type[CRUDRoute]:
                 except StarletteHTTPException as exc:
                     if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
                         # FastAPI's 400 for a body it cannot decode; the routes document 422.
-                        raise _body_error("The body is not valid UTF-8 JSON") from exc
+                        raise _not_json() from exc
                     raise
                 except RequestValidationError as exc:
                     raise RequestValidationError(_encodable(exc.errors())) from exc

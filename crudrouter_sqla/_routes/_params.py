@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._model import KeyPart
-from .._query import Clause
+from .._query import Clause, validation_error
 from ._resource import Endpoint, Resource
 
 RESERVED = frozenset(
@@ -108,6 +108,4 @@ def item_ident(res: Resource, kwargs: dict[str, Any]) -> Any:
 
 def body_error(name: str, message: str) -> RequestValidationError:
     """A 422 naming a body field, in FastAPI's validation error shape."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", name), "msg": message, "input": None}]
-    )
+    return validation_error(("body", name), message)

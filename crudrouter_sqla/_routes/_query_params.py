@@ -21,7 +21,7 @@ from fastapi.openapi.utils import (
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from .._query._spec import is_sequence
+from .._query._spec import model_query_names
 from ._resource import Endpoint
 
 _REF_PREFIX = "#/$defs/"
@@ -60,17 +60,12 @@ class QueryModel:
 
     def __init__(self, model: type[BaseModel]) -> None:
         self.model = model
-        fields = model.model_fields
-        self.names = frozenset(f.alias or n for n, f in fields.items())
-        self.repeatable = frozenset(
-            f.alias or n for n, f in fields.items() if is_sequence(f.annotation)
-        )
-        self.openapi_parameters = self._parameters()
+        self.names, self.repeatable = model_query_names(model)
 
     def openapi_extra(self) -> dict[str, Any]:
-        """The route's ``openapi_extra``: its parameters (a fresh copy; FastAPI merges it into
-        the operation)."""
-        return {"parameters": copy.deepcopy(self.openapi_parameters)}
+        """The route's ``openapi_extra``: its parameters, which FastAPI merges into the
+        operation."""
+        return {"parameters": self._parameters()}
 
     def _parameters(self) -> list[dict[str, Any]]:
         schema = self.model.model_json_schema(by_alias=True, mode="validation")
