@@ -25,6 +25,8 @@ from ._sort import Sort
 VERSION_LABEL = "_version"
 KEY_LABEL = "_key"
 _MAX_CACHED = 256
+_SELECT_KEY = "key"
+"""Names of the key parameters of the prebuilt SELECT of one row."""
 _UPDATE_KEY = "crudrouter_sqla_key"
 """Names of the key parameters of the prebuilt UPDATE (apart from any column's name)."""
 
@@ -73,15 +75,12 @@ class Queries:
         self._exists: Select[Any] = select(self.pk).select_from(info.table)
         self._alive = [] if soft is None else [soft.alive()]
         # Built once: its compiled form and cache key are reused by every request.
-        by_key = [c == bindparam(f"key{i}") for i, c in enumerate(self.key_columns)]
-        self._one_by_key = self._select.where(*by_key, *self._alive)
+        self._one_by_key = self._select.where(*self._by_key_param(_SELECT_KEY), *self._alive)
         self._count: Select[Any] = select(func.count()).select_from(info.table)
         self._insert = insert(info.table).returning(*self._returning)
-        update_by_key = [
-            c == bindparam(f"{_UPDATE_KEY}{i}") for i, c in enumerate(self.key_columns)
-        ]
+        by_key = self._by_key_param(_UPDATE_KEY)
         self._update = (
-            sa_update(info.table).where(*update_by_key, *self._alive).returning(*self._returning)
+            sa_update(info.table).where(*by_key, *self._alive).returning(*self._returning)
         )
         self._pages: dict[tuple[str, Sequence[str] | None, bool, tuple[str, ...]], Any] = {}
 
@@ -105,8 +104,17 @@ class Queries:
         if where or not alive:
             live = self._alive if alive else []
             return self._select.where(*self.by_key(item_id), *where, *live), None
+        return self._one_by_key, self._key_params(item_id, _SELECT_KEY)
+
+    def _by_key_param(self, prefix: str) -> list[Clause]:
+        """The conditions that pick a row by the key given as parameters (`_key_params`)."""
+        return [c == bindparam(f"{prefix}{i}") for i, c in enumerate(self.key_columns)]
+
+    def _key_params(self, item_id: Any, prefix: str) -> dict[str, Any]:
+        """The key of a row (a tuple for a composite key) as the parameters ``{prefix}0``,
+        ``{prefix}1``, ... of a statement built with the router."""
         values = [item_id] if len(self.key_columns) == 1 else item_id
-        return self._one_by_key, {f"key{i}": v for i, v in enumerate(values)}
+        return {f"{prefix}{i}": v for i, v in enumerate(values)}
 
     def loaders(self, fields: Sequence[str] | None) -> list[Any]:
         """Eager loads of the embedded relationships among ``fields`` (all when None); every
@@ -184,12 +192,16 @@ class Queries:
     def _row(self, values: dict[str, Any]) -> dict[Any, Any]:
         return {self.info.columns[key]: value for key, value in values.items()}
 
+    def _params(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Attribute values as parameters, keyed by column."""
+        return {column.key: value for column, value in self._row(values).items()}
+
     def insert(self, values: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
         """Insert a row from attribute values, returning the read columns (or the key): the
         statement and its parameters. Plain values go as parameters of one statement built
         with the router, whose compiled form is reused; SQL expressions (from a ``stamp``)
         are written into a statement of their own."""
-        if values and not any(isinstance(v, ClauseElement) for v in values.values()):
+        if _plain(values):
             return self._insert, self.row_values(values)
         return self.plain_insert(values).returning(*self._returning), None
 
@@ -218,7 +230,7 @@ class Queries:
         version) or a bulk update (``bump_version``: the next one)."""
         if not bump_version:
             return {column.key: value for column, value in self._versioned(values).items()}
-        row = {column.key: value for column, value in self._row(values).items()}
+        row = self._params(values)
         if self.version is not None and isinstance(self.version.type, Integer):
             if self.info.version_generator is not None:
                 row[self.version.key] = self.version + 1
@@ -241,12 +253,8 @@ class Queries:
         """Update one row by key; with ``versions``, only while its version is one of them: the
         statement and its parameters. Like `insert`, plain values of an unversioned row without
         further conditions go as parameters of one statement built with the router."""
-        plain = values and not any(isinstance(v, ClauseElement) for v in values.values())
-        if plain and not where and versions is None and self.version is None:
-            params = {column.key: value for column, value in self._row(values).items()}
-            keys = [item_id] if len(self.key_columns) == 1 else item_id
-            params.update({f"{_UPDATE_KEY}{i}": v for i, v in enumerate(keys)})
-            return self._update, params
+        if _plain(values) and not where and versions is None and self.version is None:
+            return self._update, {**self._params(values), **self._key_params(item_id, _UPDATE_KEY)}
         statement = self.plain_update(item_id, values, where, versions)
         return statement.returning(*self._returning), None
 
@@ -310,3 +318,9 @@ def _dialect_insert(dialect: str) -> Any:
     if dialect == "sqlite":
         return sqlite_insert
     raise ValueError(f"ON CONFLICT needs PostgreSQL or SQLite, not {dialect}")
+
+
+def _plain(values: dict[str, Any]) -> bool:
+    """Whether a write's values can be parameters of a statement built with the router: some
+    values, none of them a SQL expression (a ``stamp`` may give one)."""
+    return bool(values) and not any(isinstance(v, ClauseElement) for v in values.values())
