@@ -48,3 +48,36 @@ async def seed_hero(client: Any, name: str, **fields: Any) -> dict[str, Any]:
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+ROSTER = [
+    # name, secret_name, age, team index (None: no team)
+    ("Batman", "Bruce Wayne", 40, 0),
+    ("Batgirl", "Barbara Gordon", 25, 0),
+    ("Superman", "Clark Kent", None, 0),
+    ("Wonder Woman", "Diana Prince", 3000, 0),
+    ("Robin", "Dick Grayson", 17, 1),
+    ("Starfire", "Koriand'r", 22, 1),
+]
+"""Heroes of the Justice League (index 0) and the Titans (1), for `seed_roster`."""
+
+
+async def seed_roster(client: Any, heroes: Any) -> list[int]:
+    """The Justice League and the Titans, and ``heroes`` as (name, secret name, age, index of
+    their team or None); the two teams' ids."""
+    teams = [await seed_team(client, "Justice League"), await seed_team(client, "Titans")]
+    for name, secret, age, team in heroes:
+        body = {"name": name, "secret_name": secret, "age": age}
+        body["team_id"] = None if team is None else teams[team]
+        r = await client.post("/heroes", json=body)
+        assert r.status_code == 201, r.text
+    return teams
+
+
+async def page_names(client: Any, path: str = "/heroes", **params: Any) -> list[str]:
+    """The names on one page of up to 100 items, which must be all the matching rows."""
+    r = await client.get(path, params={"limit": 100, **params})
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert page["total"] == len(page["items"]), page
+    return [item["name"] for item in page["items"]]

@@ -11,17 +11,11 @@ from hypothesis import strategies as st
 
 from crudrouter_sqla import CRUDRouter
 from crudrouter_sqla._query._groups import MAX_DEPTH, MAX_LENGTH
-from tests.apps import seed_team
+from tests.apps import ROSTER, page_names, seed_roster, seed_team
 from tests.models import Hero, HeroRead, Team, TeamRead
 
 HEROES = [
-    # name, secret_name, age, team index (None: no team)
-    ("Batman", "Bruce Wayne", 40, 0),
-    ("Batgirl", "Barbara Gordon", 25, 0),
-    ("Superman", "Clark Kent", None, 0),
-    ("Wonder Woman", "Diana Prince", 3000, 0),
-    ("Robin", "Dick Grayson", 17, 1),
-    ("Starfire", "Koriand'r", 22, 1),
+    *ROSTER,
     ("Plastic, Man", "Patrick (Eel) O'Brian", 30, None),
 ]
 
@@ -56,21 +50,12 @@ def groups_app(db):
 @pytest.fixture
 async def client(db, client_for):
     async with client_for(groups_app(db)) as client:
-        teams = [await seed_team(client, "Justice League"), await seed_team(client, "Titans")]
-        for name, secret, age, team in HEROES:
-            body = {"name": name, "secret_name": secret, "age": age}
-            body["team_id"] = None if team is None else teams[team]
-            r = await client.post("/heroes", json=body)
-            assert r.status_code == 201, r.text
+        await seed_roster(client, HEROES)
         yield client
 
 
 async def names(client, path="/heroes", **params):
-    r = await client.get(path, params={"limit": 100, **params})
-    assert r.status_code == 200, r.text
-    page = r.json()
-    assert page["total"] == len(page["items"]), page
-    return sorted(item["name"] for item in page["items"])
+    return sorted(await page_names(client, path, **params))
 
 
 async def refused(client, name, value, words, path="/heroes"):

@@ -5,17 +5,11 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from crudrouter_sqla import ConfigurationError, CRUDRouter
-from tests.apps import seed_team
+from tests.apps import ROSTER, page_names, seed_roster
 from tests.models import Hero, HeroCreate, HeroRead, Team, TeamRead
 
 HEROES = [
-    # name, secret_name, age, team index (None: no team)
-    ("Batman", "Bruce Wayne", 40, 0),
-    ("Batgirl", "Barbara Gordon", 25, 0),
-    ("Superman", "Clark Kent", None, 0),
-    ("Wonder Woman", "Diana Prince", 3000, 0),
-    ("Robin", "Dick Grayson", 17, 1),
-    ("Starfire", "Koriand'r", 22, 1),
+    *ROSTER,
     ("100%_Real", "Percent Under", 30, None),
     ("1000 Real", "Not Percent", None, None),
 ]
@@ -42,22 +36,12 @@ def query_app(db, **options):
 @pytest.fixture
 async def client(db, client_for):
     async with client_for(query_app(db)) as client:
-        teams = [await seed_team(client, "Justice League"), await seed_team(client, "Titans")]
-        for name, secret, age, team in HEROES:
-            body = {"name": name, "secret_name": secret, "age": age}
-            body["team_id"] = None if team is None else teams[team]
-            r = await client.post("/heroes", json=body)
-            assert r.status_code == 201, r.text
-        client.teams = teams
+        client.teams = await seed_roster(client, HEROES)
         yield client
 
 
 async def names(client, **params):
-    r = await client.get("/heroes", params={"limit": 100, **params})
-    assert r.status_code == 200, r.text
-    page = r.json()
-    assert page["total"] == len(page["items"]), page
-    return [item["name"] for item in page["items"]]
+    return await page_names(client, **params)
 
 
 async def test_comparison_operators(client):
