@@ -1,5 +1,6 @@
 """crudrouter_sqla: a generic CRUD router factory for FastAPI over async SQLAlchemy 2.x."""
 
+from ._guard import Tenancy
 from ._hooks import Hooks
 from ._model import strict_json
 from ._paginate import Paginate, Paginator, new_pagination
@@ -30,6 +31,7 @@ __all__ = [
     "Paginator",
     "RouteSwitch",
     "Session",
+    "Tenancy",
     "new_pagination",
     "strict_json",
 ]

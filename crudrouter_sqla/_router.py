@@ -7,17 +7,19 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from fastapi import APIRouter, params
+from fastapi import APIRouter, Depends, params
 from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 from pydantic import BaseModel
 from sqlalchemy import UniqueConstraint
 
 from . import _routes as routes
+from ._guard import Tenancy, check_soft_delete, declare_soft_delete
 from ._hooks import Hooks, overridden
 from ._model import (
     Joins,
     ModelInfo,
+    SoftDelete,
     build_embeds,
     build_parent,
     build_soft_delete,
@@ -26,7 +28,9 @@ from ._model import (
     derive_create_schema,
     derive_replace_schema,
     derive_update_schema,
+    embedded_models,
     inspect_model,
+    references_of,
 )
 from ._query import (
     DEFAULT_ESTIMATE_THRESHOLD,
@@ -124,14 +128,23 @@ class CRUDRouter(APIRouter):
         max_offset: the deepest ``offset`` the list route accepts (deeper: 422 that points to
             cursor paging).
         max_body_size: the largest request body, in bytes, of create, replace and update (413).
-        scope: a dependency returning a clause (or None) that restricts get, list, replace,
-            update and delete to the caller's rows; rows outside it are 404.
+        scope: a dependency returning a clause (or None) that restricts the router's own rows
+            wherever its requests reach them (every route, references to them, bulk writes and
+            upserts); rows outside it behave as rows that do not exist (404).
         stamp: a dependency returning column values (such as ``{"owner_id": user.id}``) that
             create, replace and update write over what the client sent.
+        tenancy: a `Tenancy`: every model that has its column (this one, parents, references,
+            embeds, relationship paths) shows only the caller's tenant's rows to this router's
+            requests, and writes stamp the column.
+        scoped_estimates: let ``count=estimated`` use PostgreSQL's planner estimate under a
+            scope or tenancy (default: counted exactly, because the estimate is taken over
+            every tenant's rows).
         require_if_match: for a model with a ``version_id_col``, refuse writes without an
             ``If-Match`` header (428).
         soft_delete: a nullable timestamp (or boolean) column that DELETE sets instead of
-            removing the row; such rows are 404 to the item routes and hidden from the list.
+            removing the row; such rows are 404 to the item routes and hidden from the list,
+            and invisible wherever another router reaches the model (a parent, a reference,
+            an embed, a path); a router naming another column for the model is refused.
         expose_deleted: with ``soft_delete``, the list's ``deleted=include|only`` parameter
             and ``POST {prefix}/{id}/restore``; ``False`` leaves both out.
         hooks: a `Hooks` subclass whose methods run around writes, in the transaction; it is
@@ -209,6 +222,8 @@ class CRUDRouter(APIRouter):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         scope: Callable[..., Any] | None = None,
         stamp: Callable[..., Any] | None = None,
+        tenancy: Tenancy | None = None,
+        scoped_estimates: bool = False,
         require_if_match: bool = False,
         soft_delete: str | None = None,
         expose_deleted: bool = True,
@@ -243,7 +258,13 @@ class CRUDRouter(APIRouter):
         check_positive("max_bulk", max_bulk)
         if hooks is not None and not (isinstance(hooks, type) and issubclass(hooks, Hooks)):
             raise ConfigurationError(f"hooks must be a subclass of Hooks, got {hooks!r}")
-        soft = None if soft_delete is None else build_soft_delete(info, soft_delete)
+        if tenancy is not None and not isinstance(tenancy, Tenancy):
+            raise ConfigurationError(f"tenancy must be a Tenancy, got {tenancy!r}")
+        soft = _soft_delete(info, soft_delete)
+        tenant_key = None
+        if tenancy is not None and tenancy.column_of(model) is not None:
+            tenant_key = tenancy.column
+        _refuse_bulk_hooks(hooks, bulk_update_route, bulk_delete_route)
         if upsert and info.pk_generated:
             raise ConfigurationError(
                 f"upsert needs a key the client chooses, but {info.resource}'s key "
@@ -266,13 +287,23 @@ class CRUDRouter(APIRouter):
         self.names = Names.build(
             model.__name__, table, prefix, None if nest is None else snake(nest.info.resource)
         )
+        # Columns the router writes itself: the parent key, the tenant, the soft-delete mark.
+        written = {nest.key} if nest is not None else set()
+        written |= {key for key in (tenant_key,) if key is not None}
         if create_schema is None:
-            exclude = frozenset() if nest is None else frozenset({nest.key})
+            exclude = frozenset(written | ({soft.key} if soft is not None else set()))
             create_schema = derive_create_schema(info, schema, self.names.schema("Create"), exclude)
         create_plan = check_write_schema(info, create_schema, "create_schema")
         if update_schema is None:
             update_schema = derive_update_schema(info, create_schema, self.names.schema("Update"))
         update_plan = check_write_schema(info, update_schema, "update_schema")
+        if soft is not None:
+            for role, given in (("create_schema", create_schema), ("update_schema", update_schema)):
+                if soft.key in given.model_fields:
+                    raise ConfigurationError(
+                        f"{role} {given.__name__} writes {soft.key!r}, the soft-delete column; "
+                        f"only DELETE and restore may set it (leave it out of the schema)"
+                    )
         if bulk_create_route is not False and create_plan.names:
             raise ConfigurationError(
                 f"bulk_create_route inserts plain rows, but create_schema writes relationships "
@@ -283,6 +314,11 @@ class CRUDRouter(APIRouter):
         self._operations: dict[str, tuple[str, str]] = {}
         kwargs.setdefault("generate_unique_id_function", self._operation_id)
         kwargs.setdefault("route_class", CRUDRoute)
+        dependencies = list(dependencies or [])
+        if tenancy is not None and tenancy.postgres_setting is not None:
+            # Every route of the router, hand-written ones included, sets the tenant's setting.
+            session_dep = routes.session_dependency(session, default_session)
+            dependencies.append(Depends(tenancy.dependency(session_dep)))
         super().__init__(
             prefix=prefix,
             tags=tags if tags is not None else [table],
@@ -305,7 +341,7 @@ class CRUDRouter(APIRouter):
             info=info,
             joins=joins,
             filters=filter_specs,
-            sort_keys=build_sort_keys(info, joins, read_fields, sort_fields),
+            sort_keys=build_sort_keys(info, joins, read_fields, sort_fields, schema),
             search=build_search(info, joins, search_fields),
             read_fields=read_fields,
             count=check_count_mode(count),
@@ -340,7 +376,14 @@ class CRUDRouter(APIRouter):
             max_bulk=max_bulk,
             conflict_target=target,
             unfiltered_writes=allow_unfiltered_writes,
+            tenancy=tenancy,
+            tenant_key=tenant_key,
+            embedded=embedded_models(embeds),
+            references=references_of(info),
+            scoped_estimates=scoped_estimates,
         )
+        if soft_delete is not None and soft is not None:
+            declare_soft_delete(model, soft)
         self._body_route = limited_route_class(max_body_size)
         self._add_routes(
             table,
@@ -464,6 +507,38 @@ class _Spec:
     responses: Responses
     summary: str
     body: bool = False
+
+
+def _soft_delete(info: ModelInfo, key: str | None) -> SoftDelete | None:
+    """The router's soft delete, ``soft_delete=``: it rules the router's own routes, and,
+    declared for the model, every place another router reaches the model."""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise ConfigurationError(f"soft_delete must be a column name, got {key!r}")
+    soft = build_soft_delete(info, key)
+    check_soft_delete(info.model, soft)
+    return soft
+
+
+_BULK_HOOKS = {
+    "bulk_update_route": ("before_update", "after_update"),
+    "bulk_delete_route": ("before_delete", "after_delete"),
+}
+
+
+def _refuse_bulk_hooks(hooks: type[Hooks] | None, update: RouteSwitch, delete: RouteSwitch) -> None:
+    """A bulk update or delete is one statement over every matching row: it cannot run
+    per-row hooks, so a router that has both is refused rather than skip them silently."""
+    names = overridden(hooks)
+    for switch, setting in (("bulk_update_route", update), ("bulk_delete_route", delete)):
+        clash = [name for name in _BULK_HOOKS[switch] if name in names]
+        if setting is not False and clash:
+            raise ConfigurationError(
+                f"{switch} writes every matching row in one statement and runs no per-row "
+                f"hooks, but hooks define {', '.join(clash)}; turn {switch} off or move "
+                f"that logic out of the hooks"
+            )
 
 
 def _conflict_target(info: ModelInfo, columns: Sequence[str] | None) -> tuple[str, ...]:

@@ -8,10 +8,12 @@ Entry points: `inspect_model` (a `ModelInfo`), `build_embeds` and `resolve_path`
 from ._adapters import adapter_for
 from ._inspect import KeyPart, ModelInfo, column_bounds, inspect_model, python_type
 from ._parent import Parent, build_parent
+from ._references import Reference, embedded_models, references_of
 from ._relations import (
     Embed,
     Joins,
     Path,
+    Restriction,
     build_embeds,
     exists_clause,
     is_to_many,
@@ -37,6 +39,8 @@ __all__ = [
     "ModelInfo",
     "Parent",
     "Path",
+    "Reference",
+    "Restriction",
     "SoftDelete",
     "WritePlan",
     "adapter_for",
@@ -50,10 +54,12 @@ __all__ = [
     "derive_create_schema",
     "derive_replace_schema",
     "derive_update_schema",
+    "embedded_models",
     "exists_clause",
     "inspect_model",
     "is_to_many",
     "python_type",
+    "references_of",
     "resolve_path",
     "strict_json",
 ]

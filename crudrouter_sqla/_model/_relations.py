@@ -11,7 +11,7 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import Column, ColumnElement, FromClause, and_
@@ -31,6 +31,14 @@ Clause = ColumnElement[bool]
 MAX_DEPTH = 4
 """The most relationship steps in a path, and the deepest embedding."""
 _UNLOADABLE = ("dynamic", "write_only", "noload")
+
+
+class Restriction(Protocol):
+    """What a request may see of any model (`crudrouter_sqla._guard.Visibility`)."""
+
+    def where(self, model: type[Any], selectable: Any = None) -> list[Clause]:
+        """The conditions a row of ``model`` (on ``selectable``, an alias) must meet."""
+        ...
 
 
 def is_to_many(rel: RelationshipProperty[Any]) -> bool:
@@ -106,7 +114,7 @@ class Joins:
 
     def __init__(self, mapper: Mapper[Any]) -> None:
         self.mapper = mapper
-        self._aliases: dict[str, tuple[FromClause, Clause]] = {}
+        self._aliases: dict[str, tuple[FromClause, Clause, type[Any]]] = {}
         self._order: list[str] = []
 
     def add(self, path: Path) -> Column[Any] | ColumnElement[Any]:
@@ -125,17 +133,25 @@ class Joins:
                         for local, remote in rel.local_remote_pairs or ()
                     ]
                 )
-                found = self._aliases[prefix] = (alias, on)
+                found = self._aliases[prefix] = (alias, on, rel.mapper.class_)
                 self._order.append(prefix)
             parent = found[0]
         return parent.c[path.column.name]
 
-    def apply(self, statement: Any, prefixes: Sequence[str]) -> Any:
-        """Add the LEFT OUTER JOINs for these prefixes (and the prefixes they extend)."""
+    def apply(
+        self, statement: Any, prefixes: Sequence[str], seen: Restriction | None = None
+    ) -> Any:
+        """Add the LEFT OUTER JOINs for these prefixes (and the prefixes they extend). With
+        ``seen``, a related row the request may not see joins as no row: it matches no
+        condition and sorts as null."""
         wanted = {p for prefix in prefixes for p in _prefixes(prefix)}
         for prefix in self._order:
             if prefix in wanted:
-                alias, on = self._aliases[prefix]
+                alias, on, model = self._aliases[prefix]
+                if seen is not None:
+                    visible = seen.where(model, alias)
+                    if visible:
+                        on = and_(on, *visible)
                 statement = statement.outerjoin(alias, on)
         return statement
 
@@ -146,15 +162,23 @@ def _prefixes(prefix: str) -> list[str]:
 
 
 def exists_clause(
-    mapper: Mapper[Any], path: Path, make: Callable[[ColumnElement[Any]], Clause]
+    mapper: Mapper[Any],
+    path: Path,
+    make: Callable[[ColumnElement[Any]], Clause],
+    seen: Restriction | None = None,
 ) -> Clause:
     """``EXISTS`` over the related rows of a path with a to-many step; ``make`` turns the end
-    column into the condition a related row must meet."""
+    column into the condition a related row must meet. With ``seen``, every step crosses only
+    rows the request may see."""
     entities = [aliased(rel.mapper.class_) for rel in path.steps]
     end = getattr(entities[-1], path.spelling.split(".")[-1])
     clause = make(end)
     owners = [mapper.class_, *entities[:-1]]
     for rel, owner, entity in reversed(list(zip(path.steps, owners, entities, strict=True))):
+        if seen is not None:
+            visible = seen.where(rel.mapper.class_, entity)
+            if visible:
+                clause = and_(clause, *visible)
         attribute = getattr(owner, rel.key).of_type(entity)
         clause = attribute.any(clause) if is_to_many(rel) else attribute.has(clause)
     return clause

@@ -16,6 +16,7 @@ from sqlalchemy.orm import RelationshipProperty
 
 from ..errors import ConfigurationError
 from ._inspect import ModelInfo, inspect_model, python_type
+from ._references import Reference, references_of
 from ._relations import embedded_schema, list_item
 
 
@@ -46,6 +47,8 @@ class ChildList:
     foreign_key: Column[Any]
     schema: type[BaseModel]
     columns: dict[str, Column[Any]]
+    references: tuple[Reference, ...] = ()
+    """The children's other foreign keys, checked as the parent's own are."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,10 @@ def build_write_plan(info: ModelInfo, schema: type[BaseModel], role: str) -> Wri
                     f"{related.resource}: {', '.join(unknown)}"
                 )
             columns = {n: related.columns[n] for n in nested.model_fields}
-            children.append(ChildList(name, related, foreign_key, nested, columns))
+            others = tuple(
+                ref for ref in references_of(related) if foreign_key.name not in ref.names
+            )
+            children.append(ChildList(name, related, foreign_key, nested, columns, others))
             continue
         item = list_item(schema_field.annotation)
         if item is None or item not in (related.pk_type, python_type(related.pk_column)):

@@ -22,7 +22,16 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import bindparam
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from .._model import Joins, ModelInfo, Path, column_bounds, exists_clause, python_type, resolve_path
+from .._model import (
+    Joins,
+    ModelInfo,
+    Path,
+    Restriction,
+    column_bounds,
+    exists_clause,
+    python_type,
+    resolve_path,
+)
 from ..errors import ConfigurationError
 
 Clause = ColumnElement[bool]
@@ -128,12 +137,13 @@ class FilterSpec:
     value_type: type[Any]
     bounds: Mapping[str, Any]
     joins: tuple[str, ...] = ()
-    exists: Callable[[Callable[[ColumnElement[Any]], Clause]], Clause] | None = None
+    exists: Callable[..., Clause] | None = None
 
-    def clause(self, value: Any) -> Clause:
-        """The SQL condition for a parsed value."""
+    def clause(self, value: Any, seen: Restriction | None = None) -> Clause:
+        """The SQL condition for a parsed value; a to-many path crosses only rows ``seen``
+        lets the request see."""
         if self.exists is not None:
-            return self.exists(lambda column: compare(column, self.op, value))
+            return self.exists(lambda column: compare(column, self.op, value), seen)
         return compare(self.column, self.op, value)
 
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, false, or_, tuple_
 
 from .._model import Joins, ModelInfo, python_type
+from .._model._relations import embedded_schema
 from ..errors import ConfigurationError
 from ._dialects import NullsOrdered
 from ._filters import Clause, resolve_target
@@ -25,6 +27,8 @@ class SortKey:
     value_type: type[Any]
     nullable: bool
     joins: tuple[str, ...] = ()
+    shown: bool = True
+    """Whether the read schema shows the field; a cursor carries only values it shows."""
 
     def order(self) -> ColumnElement[Any]:
         if self.nullable:
@@ -63,6 +67,11 @@ class Sort:
         """The joins the sort keys need (to-one relationship paths)."""
         return tuple(j for key in self.keys for j in key.joins)
 
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The positions of keys the read schema does not show (a cursor leaves them out)."""
+        return tuple(i for i, key in enumerate(self.keys) if not key.shown)
+
     def after(self, values: Sequence[Any]) -> Clause:
         """Rows after the row whose key values are ``values`` (keyset pagination)."""
         keys = self.keys
@@ -82,10 +91,19 @@ class Sort:
 
 
 def build_sort_keys(
-    info: ModelInfo, joins: Joins, read_fields: Sequence[str], sort_fields: Sequence[str] | None
+    info: ModelInfo,
+    joins: Joins,
+    read_fields: Sequence[str],
+    sort_fields: Sequence[str] | None,
+    schema: type[BaseModel] | None = None,
 ) -> dict[str, SortKey]:
     """The allowed sort fields, as ascending keys: given (columns or to-one paths such as
-    ``team.name``), or every scalar column of the read schema."""
+    ``team.name``), or every scalar column of the read schema.
+
+    A cursor carries the sort values of the last row of its page that the read ``schema``
+    shows (a column field, or a path through embedded relationships to a field of the embedded
+    schema); a field it does not show is marked so that cursors leave its value out.
+    """
     names = [n for n in read_fields if n in info.columns] if sort_fields is None else sort_fields
     result: dict[str, SortKey] = {}
     for name in names:
@@ -97,5 +115,21 @@ def build_sort_keys(
             )
         nullable = target.path is not None or bool(target.source.nullable)
         value_type = python_type(target.source) or str
-        result[name] = SortKey(name, target.column, False, value_type, nullable, target.joins)
+        shown = schema is None or shows(schema, name)
+        result[name] = SortKey(
+            name, target.column, False, value_type, nullable, target.joins, shown
+        )
     return result
+
+
+def shows(schema: type[BaseModel], spelling: str) -> bool:
+    """Whether a read schema shows a field, or a dotted path through embedded schemas."""
+    parts = spelling.split(".")
+    current = schema
+    for part in parts[:-1]:
+        field = current.model_fields.get(part)
+        found = None if field is None else embedded_schema(field.annotation)
+        if found is None or found[1]:
+            return False
+        current = found[0]
+    return parts[-1] in current.model_fields

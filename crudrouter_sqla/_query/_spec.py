@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import ColumnElement, and_, or_, true
 
-from .._model import Joins, ModelInfo, adapter_for, python_type
+from .._model import Joins, ModelInfo, Restriction, adapter_for, python_type
 from ..errors import ConfigurationError
 from ._cursor import CursorCodec, CursorError
 from ._filters import (
@@ -142,7 +142,7 @@ class ListSpec:
             _check_bounds(spec, value, name)
         return value
 
-    def filter_clause(self, spec: FilterSpec, raw: Any) -> Clause:
+    def filter_clause(self, spec: FilterSpec, raw: Any, seen: Restriction | None = None) -> Clause:
         if isinstance(raw, str) and "\x00" in raw:
             raise query_error(spec.alias, NUL_MESSAGE)
         if spec.op in LIST_OPS:
@@ -155,22 +155,24 @@ class ListSpec:
             values = [self.parse_value(spec, p, spec.alias) for p in parts]
             if not self.list_patterns[spec.alias].match(text):
                 raise query_error(spec.alias, "does not match the documented pattern", raw)
-            return spec.clause(values)
-        return spec.clause(raw)
+            return spec.clause(values, seen)
+        return spec.clause(raw, seen)
 
-    def group_clause(self, kind: str, text: str, joins: list[str]) -> Clause:
+    def group_clause(
+        self, kind: str, text: str, joins: list[str], seen: Restriction | None = None
+    ) -> Clause:
         """The clause of an ``or``, ``and`` or ``not`` parameter; the joins its conditions
         need are added to ``joins``."""
         assert self.grammar is not None
         try:
             group = self.grammar.parse(kind, text)
-            clause = self._group(group, kind, joins)
+            clause = self._group(group, kind, joins, seen)
             self.grammar.check(text)
         except GroupError as exc:
             raise query_error(kind, str(exc), text) from None
         return clause
 
-    def _group(self, group: Group, name: str, joins: list[str]) -> Clause:
+    def _group(self, group: Group, name: str, joins: list[str], seen: Restriction | None) -> Clause:
         parts: list[Clause] = []
         for item in group.items:
             if isinstance(item, Leaf):
@@ -179,10 +181,10 @@ class ListSpec:
                     value: Any = [self.parse_value(spec, v, name, False) for v in item.value]
                 else:
                     value = self.parse_value(spec, item.value, name, False)
-                parts.append(_in_range_clause(spec, value))
+                parts.append(_in_range_clause(spec, value, seen))
                 joins.extend(spec.joins)
             else:
-                parts.append(self._group(item, name, joins))
+                parts.append(self._group(item, name, joins, seen))
         if group.kind == "or":
             return or_(*parts)
         combined = and_(*parts)
@@ -236,45 +238,55 @@ class ListSpec:
             raise query_error("fields", f"{what}; allowed: {allowed}", spelling)
         return names
 
-    def decode_cursor(self, cursor: str, sort: Sort) -> Clause:
-        """The keyset condition of a cursor; 404 when it names no page of this list (a
+    def decode_cursor(self, cursor: str, sort: Sort) -> list[Any]:
+        """The sort values a cursor carries (None where the read schema hides the key: the
+        route reads those from the cursor's row); 404 when it names no page of this list (a
         cursor names a position the server handed out, as an id names a row)."""
         try:
-            values = self.codec.decode(cursor, sort.spelling, [k.value_type for k in sort.keys])
+            return self.codec.decode(cursor, sort.spelling, [k.value_type for k in sort.keys])
         except CursorError as exc:
-            raise HTTPException(404, f"The cursor names no page of this list: {exc}") from None
-        return sort.after(values)
+            raise cursor_not_found(str(exc)) from None
 
     def encode_cursor(self, sort: Sort, values: Sequence[Any]) -> str:
+        """The cursor after the row with these sort values: the values the read schema hides
+        are left out (the key, which ends every sort, names the row)."""
+        hidden = sort.hidden
+        if hidden:
+            values = [None if i in hidden else v for i, v in enumerate(values)]
         return self.codec.encode(sort.spelling, values, [k.value_type for k in sort.keys])
 
 
-def _in_range_clause(spec: FilterSpec, value: Any) -> Clause:
+def cursor_not_found(reason: str) -> HTTPException:
+    """The 404 of a cursor that names no page of the list."""
+    return HTTPException(404, f"The cursor names no page of this list: {reason}")
+
+
+def _in_range_clause(spec: FilterSpec, value: Any, seen: Restriction | None) -> Clause:
     """The clause of a condition in a group, where integers beyond the column's range compare
     as numbers do: such a value equals no row, differs from every row, and bounds nothing, so
     it is rewritten to the equivalent comparison with the column's own bound (never sent to
     the database, which could not hold it)."""
     if "ge" not in spec.bounds or spec.value_type is bool or not issubclass(spec.value_type, int):
-        return spec.clause(value)
+        return spec.clause(value, seen)
     low, high = spec.bounds["ge"], spec.bounds["le"]
     op = spec.op
 
     def compare_with(make: Callable[[ColumnElement[Any]], Clause]) -> Clause:
-        return spec.exists(make) if spec.exists is not None else make(spec.column)
+        return spec.exists(make, seen) if spec.exists is not None else make(spec.column)
 
     if op in ("in", "not_in"):
         kept = [v for v in value if low <= v <= high]
         if op == "not_in" and not kept:
             # Every value differs from all of them; null stays unknown, as NOT IN keeps it.
             return compare_with(lambda col: col.is_not(None))
-        return spec.clause(kept)
+        return spec.clause(kept, seen)
     if op == "between":
         start, end = value
         if start > high or end < low or start > end:
             return compare_with(lambda col: col > high)  # no value of the column
-        return spec.clause([max(start, low), min(end, high)])
+        return spec.clause([max(start, low), min(end, high)], seen)
     if op == "isnull" or low <= value <= high:
-        return spec.clause(value)
+        return spec.clause(value, seen)
 
     above = value > high
     if op == "ne":

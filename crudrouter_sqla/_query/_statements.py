@@ -18,7 +18,7 @@ from sqlalchemy.sql.dml import (
     Update,
 )
 
-from .._model import Embed, Joins, ModelInfo, SoftDelete
+from .._model import Embed, Joins, ModelInfo, Restriction, SoftDelete
 from ._filters import Clause
 from ._sort import Sort
 
@@ -82,7 +82,7 @@ class Queries:
         self._update = (
             sa_update(info.table).where(*by_key, *self._alive).returning(*self._returning)
         )
-        self._pages: dict[tuple[str, Sequence[str] | None, bool, tuple[str, ...]], Any] = {}
+        self._pages: dict[tuple[str, Sequence[str] | None, bool], Any] = {}
 
     def by_key(self, ident: Any) -> list[Clause]:
         """The conditions that pick a row by its key (a tuple for a composite key)."""
@@ -97,14 +97,21 @@ class Queries:
         return values[0] if len(values) == 1 else values
 
     def one(
-        self, item_id: Any, where: Sequence[Clause] = (), alive: bool = True
+        self,
+        item_id: Any,
+        where: Sequence[Clause] = (),
+        alive: bool = True,
+        options: Sequence[Any] = (),
     ) -> tuple[Select[Any], Any]:
         """Select one live row (or ORM object; with ``alive=False`` also a soft-deleted one) by
-        primary key: the statement and its parameters."""
+        primary key: the statement and its parameters. ``options`` keep embedded rows the
+        request may not see out (`Visibility.loader_options`)."""
         if where or not alive:
             live = self._alive if alive else []
-            return self._select.where(*self.by_key(item_id), *where, *live), None
-        return self._one_by_key, self._key_params(item_id, _SELECT_KEY)
+            statement = self._select.where(*self.by_key(item_id), *where, *live)
+            return (statement.options(*options) if options else statement), None
+        statement = self._one_by_key.options(*options) if options else self._one_by_key
+        return statement, self._key_params(item_id, _SELECT_KEY)
 
     def _by_key_param(self, prefix: str) -> list[Clause]:
         """The conditions that pick a row by the key given as parameters (`_key_params`)."""
@@ -141,21 +148,28 @@ class Queries:
         offset: int,
         limit: int,
         joins: Sequence[str] = (),
+        seen: Restriction | None = None,
+        options: Sequence[Any] = (),
     ) -> tuple[Select[Any], dict[str, int]]:
         """One page and one row more (to tell whether a next page exists), and its parameters.
 
         Rows carry the sort key values as ``_k0``, ``_k1``... for the next cursor. The statement
-        for each sort and field set is built once; a request adds only its own conditions.
+        for each sort and field set is built once; a request adds only its own conditions, the
+        joins its paths need (crossing only related rows ``seen`` shows) and ``options``.
         """
-        needed = tuple(sorted({*joins, *sort.joins}))
-        key = (sort.spelling, fields, offset > 0, needed)
+        key = (sort.spelling, fields, offset > 0)
         statement = self._pages.get(key)
         if statement is None:
-            statement = self.joins.apply(self._build_page(fields, sort, offset > 0), needed)
+            statement = self._build_page(fields, sort, offset > 0)
             if len(self._pages) < _MAX_CACHED:
                 self._pages[key] = statement
+        needed = {*joins, *sort.joins}
+        if needed:
+            statement = self.joins.apply(statement, sorted(needed), seen)
         if where:
             statement = statement.where(*where)
+        if options and self.page_is_orm(fields):
+            statement = statement.options(*options)
         return statement, {"page_limit": limit + 1, "page_offset": offset}
 
     def _build_page(self, fields: Sequence[str] | None, sort: Sort, offset: bool) -> Select[Any]:
@@ -184,9 +198,11 @@ class Queries:
             return False
         return self.uses_orm
 
-    def count(self, where: Sequence[Clause], joins: Sequence[str] = ()) -> Select[Any]:
+    def count(
+        self, where: Sequence[Clause], joins: Sequence[str] = (), seen: Restriction | None = None
+    ) -> Select[Any]:
         """Count the rows that match ``where``."""
-        statement = self.joins.apply(self._count, joins) if joins else self._count
+        statement = self.joins.apply(self._count, joins, seen) if joins else self._count
         return statement.where(*where) if where else statement
 
     def _row(self, values: dict[str, Any]) -> dict[Any, Any]:

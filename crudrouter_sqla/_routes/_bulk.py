@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from sqlalchemy import Integer, and_, func, insert, select, tuple_, update
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,11 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._query import Clause, query_error
-from ..core import translate_error
-from ._execute import execute, raise_db_error
-from ._items import split, stamped
+from ..core import ConstraintViolation, translate_error
+from ._execute import embed_options, execute, http_error, raise_db_error
+from ._items import before_write, check_own_references, split, stamped
 from ._list import deleted_where, filter_field
-from ._params import context_params, param, scope_of, with_signature
+from ._params import context_params, param, scope_of, seen_by, with_signature
 from ._query_params import QueryModel, with_query
 from ._resource import JSON, Endpoint, Resource
 
@@ -73,17 +73,37 @@ def _validate(_session: Any, serializer: Any, obj: Any) -> BaseModel:
     return item
 
 
-def _conflict_insert(res: Resource, dialect: str, mode: OnConflict, keys: set[str]) -> Any:
+def _target(res: Resource) -> list[str]:
+    """The columns a bulk insert's conflicts are resolved on."""
+    return list(res.conflict_target) or [p.column.name for p in res.info.key]
+
+
+def _set(res: Resource, written: list[str], new: Any) -> dict[str, Any]:
+    """What ``ON CONFLICT DO UPDATE`` writes: the sent values (``new``), and the next version
+    counted from the existing row's, as every other write does."""
     table = res.info.table
-    target = list(res.conflict_target) or [p.column.name for p in res.info.key]
+    version = res.queries.version
+    updates: dict[str, Any] = {name: new[name] for name in written}
+    if version is not None and version.key in updates:
+        if isinstance(version.type, Integer) and res.info.version_generator is not None:
+            updates[version.key] = table.c[version.name] + 1
+    return updates
+
+
+def _conflict_insert(
+    res: Resource, dialect: str, mode: OnConflict, keys: set[str], where: list[Clause]
+) -> Any:
+    """The INSERT that resolves conflicts; an existing row outside ``where`` (what the
+    request may see) is never overwritten."""
+    table = res.info.table
+    target = _target(res)
     written = [c.key for c in table.columns if c.name not in target and c.key in keys]
     if dialect in ("mysql", "mariadb"):
         # MySQL resolves a conflict on any unique key: INSERT IGNORE, ON DUPLICATE KEY UPDATE.
         mysql_statement = mysql_insert(table)
         if mode == "ignore" or not written:
             return mysql_statement.prefix_with("IGNORE")
-        values = mysql_statement.inserted
-        return mysql_statement.on_duplicate_key_update({name: values[name] for name in written})
+        return mysql_statement.on_duplicate_key_update(_set(res, written, mysql_statement.inserted))
     if dialect == "postgresql":
         statement: Any = pg_insert(table)
     elif dialect == "sqlite":
@@ -94,27 +114,70 @@ def _conflict_insert(res: Resource, dialect: str, mode: OnConflict, keys: set[st
         return statement.on_conflict_do_nothing(index_elements=target)
     if not written:
         return statement.on_conflict_do_nothing(index_elements=target)
-    excluded = statement.excluded
     return statement.on_conflict_do_update(
-        index_elements=target, set_={name: excluded[name] for name in written}
+        index_elements=target,
+        set_=_set(res, written, statement.excluded),
+        where=and_(*where) if where else None,
     )
 
 
 async def _insert_rows(
-    res: Resource, session: AsyncSession, rows: list[dict[str, Any]], mode: OnConflict
+    res: Resource,
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    mode: OnConflict,
+    where: list[Clause],
 ) -> list[Any]:
     """Insert the rows with multi-row INSERT ... RETURNING statements, and give the rows back
-    in the order they were sent (ignored conflicts left out)."""
+    in the order they were sent (ignored conflicts left out). A conflict with a row outside
+    ``where`` is a 409 for an ``update``, as a conflict of a plain insert is."""
     queries = res.queries
+    dialect = session.get_bind().dialect.name
+    target = [res.info.table.c[name] for name in _target(res)]
     if mode == "error":
         base: Any = insert(res.info.table)
     else:
-        base = _conflict_insert(res, session.get_bind().dialect.name, mode, set(rows[0]))
+        if mode == "update" and where and dialect in ("mysql", "mariadb"):
+            # ON DUPLICATE KEY UPDATE has no WHERE: look for hidden rows first, and lock them.
+            await _refuse_hidden(res, session, rows, target, where)
+        base = _conflict_insert(res, dialect, mode, set(rows[0]), where)
     connection = await session.connection()
     # One statement per batch of rows (SQLAlchemy's "insertmanyvalues"), compiled once.
-    statement = base.returning(*queries.returning)
+    marks = [column.label(f"_t{i}") for i, column in enumerate(target)]
+    statement = base.returning(*queries.returning, *marks)
     written: list[Any] = list((await connection.execute(statement, rows)).all())
+    if mode == "update" and where and len(written) < len(rows):
+        returned = {tuple(row._mapping[f"_t{i}"] for i in range(len(target))) for row in written}
+        for index, values in enumerate(rows):
+            if tuple(values.get(column.key) for column in target) not in returned:
+                raise _hidden_conflict(res, target, index)
     return _in_sent_order(res, rows, written)
+
+
+async def _refuse_hidden(
+    res: Resource,
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    target: list[Any],
+    where: list[Clause],
+) -> None:
+    sent = [tuple(values.get(column.key) for column in target) for values in rows]
+    hidden = (
+        select(*target)
+        .where(tuple_(*target).in_(sent), and_(*where).is_not(True))
+        .with_for_update()
+    )
+    found = {tuple(row) for row in (await execute(session, hidden)).all()}
+    for index, key in enumerate(sent):
+        if key in found:
+            raise _hidden_conflict(res, target, index)
+
+
+def _hidden_conflict(res: Resource, target: list[Any], index: int) -> Exception:
+    """The 409 of a row that conflicts with one the request may not see: worded as any
+    conflict of a plain insert is, so it tells nothing more."""
+    violation = ConstraintViolation("unique", tuple(column.name for column in target))
+    return http_error(violation, "write", res, None, f"item {index}")
 
 
 def _in_sent_order(res: Resource, rows: list[dict[str, Any]], written: list[Any]) -> list[Any]:
@@ -140,25 +203,33 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
         hooks: Any = kwargs.get("hooks")
         mode: OnConflict = kwargs.get("on_conflict") or "error"
         rows: list[dict[str, Any]] = []
+        sent: list[dict[str, Any]] = []
         for body in kwargs["body"]:
-            values, _relations = split(res.create_plan, body.model_dump())
+            values, relations = split(res.create_plan, body.model_dump())
             values = stamped(values, kwargs, res)
             if res.has_hook("before_create"):
-                await hooks.before_create(session, values)
+                values, relations = await before_write(
+                    res, res.create_plan, hooks.before_create, kwargs, values, relations
+                )
+            sent.append(values)
             rows.append(queries.row_values(values))
+        prefixes = [f"item {index}" for index in range(len(sent))]
+        await check_own_references(res, session, kwargs, sent, prefixes)
         try:
-            written = await _insert_rows(res, session, rows, mode)
+            written = await _insert_rows(res, session, rows, mode, scope_of(res, kwargs))
         except (SQLAlchemyError, OverflowError) as exc:
             if translate_error(exc) is None:
                 raise
             raise await _failing_index(res, session, rows, exc) from exc
         serializer = res.serializer
+        options = embed_options(res, kwargs)
         items: list[Any] = []
         if queries.uses_orm or res.has_hook("after_create"):
             for row in written:
                 loaded = row
                 if queries.uses_orm:
-                    statement_one, params = queries.one(queries.ident_of(row), [], alive=False)
+                    ident = queries.ident_of(row)
+                    statement_one, params = queries.one(ident, [], False, options)
                     loaded = (await execute(session, statement_one, params=params)).one()
                     item = await session.run_sync(_validate, serializer, loaded[0])
                 else:
@@ -211,10 +282,11 @@ def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[C
     query = query_model.parse(request).__dict__
     where: list[Clause] = []
     joins: list[str] = []
+    seen = seen_by(res, kw)
     for i, filter_spec in enumerate(spec.filters):
         value = query[f"f{i}"]
         if value is not None:
-            where.append(spec.filter_clause(filter_spec, value))
+            where.append(spec.filter_clause(filter_spec, value, seen))
             joins.extend(filter_spec.joins)
     if not where and not res.unfiltered_writes:
         raise query_error(
@@ -226,7 +298,7 @@ def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[C
     if joins:
         # Conditions on joined relations pick the keys first; UPDATE and DELETE cannot join.
         table = res.info.table
-        keys = res.queries.joins.apply(select(res.queries.pk).select_from(table), joins)
+        keys = res.queries.joins.apply(select(res.queries.pk).select_from(table), joins, seen)
         # Through a derived table: MySQL cannot update a table it selects from directly.
         picked = keys.where(*conditions).subquery("picked")
         return [res.queries.pk.in_(select(picked.c[0]))]
@@ -254,6 +326,8 @@ def make_bulk_update(res: Resource, name: str) -> Endpoint:
             row = res.queries.row_values(values, bump_version=True)
             statement = update(res.info.table).where(*where).values(row)
             count = (await execute(session, statement, res=res, values=values)).rowcount
+            if count:
+                await check_own_references(res, session, kw, [values])
         return Response(BulkCount(count=count).model_dump_json(), media_type=JSON)
 
     params = [

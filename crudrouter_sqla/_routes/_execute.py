@@ -13,10 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._query import VERSION_LABEL, Clause
-from ..core import ConstraintViolation, to_http_exception, translate_error
+from ..core import ConstraintViolation, DatabaseError, to_http_exception, translate_error
 from ..core._errors import Operation
 from ..core._routing import AUTOCOMMIT_READS_KEY, read_connection
 from ..errors import not_found
+from ._params import seen_by
 from ._resource import JSON, Resource
 from ._versions import etag
 
@@ -33,6 +34,18 @@ def raise_db_error(
     error = translate_error(exc, operation)
     if error is None:
         raise exc
+    raise http_error(error, operation, res, values, prefix) from exc
+
+
+def http_error(
+    error: DatabaseError,
+    operation: Operation = "write",
+    res: Resource | None = None,
+    values: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> HTTPException | RequestValidationError:
+    """The HTTP error a client gets for a database error (or one the router found first, as
+    the database would have reported it), ``prefix`` naming the part of the body."""
     if isinstance(error, ConstraintViolation) and res is not None:
         error.resolve(res.info.table)  # MySQL names only the unique key
     if (
@@ -52,7 +65,7 @@ def raise_db_error(
     elif prefix and isinstance(http, RequestValidationError):
         errors = [{**e, "msg": f"{prefix}: {e['msg']}"} for e in http.errors()]
         http = RequestValidationError(errors)
-    raise http from exc
+    return http
 
 
 async def execute(
@@ -84,14 +97,22 @@ async def load(
     where: Sequence[Clause],
     fresh: bool = False,
     alive: bool = True,
+    options: Sequence[Any] = (),
 ) -> Any:
     """One row (or ORM object row) by key within the scope, or None. ``fresh`` reloads objects
     the session already holds (after their relationships were written); ``alive=False`` also
-    finds a soft-deleted row."""
-    statement, params = res.queries.one(item_id, where, alive)
+    finds a soft-deleted row; ``options`` are `embed_options`."""
+    statement, params = res.queries.one(item_id, where, alive, options)
     if fresh:
         statement = statement.execution_options(populate_existing=True)
     return (await execute(session, statement, params=params)).first()
+
+
+def embed_options(res: Resource, kwargs: dict[str, Any]) -> list[Any]:
+    """The loader options that keep embedded rows the request may not see out of its reads."""
+    if not res.embedded:
+        return []
+    return seen_by(res, kwargs).loader_options(res.embedded)
 
 
 AfterHook = Callable[[AsyncSession, BaseModel], Awaitable[None]]
@@ -133,12 +154,13 @@ async def render_written(
     status: int = 200,
     related: bool = False,
     after: AfterHook | None = None,
+    options: Sequence[Any] = (),
 ) -> Response:
     """The response for a row just written: read back when the schema needs ORM objects or
-    relationships were written with it."""
+    relationships were written with it (``options``: `embed_options`)."""
     if res.queries.uses_orm or related:
         ident = res.queries.ident_of(row)
-        loaded = await load(res, session, ident, [], fresh=related, alive=False)
+        loaded = await load(res, session, ident, [], fresh=related, alive=False, options=options)
         assert loaded is not None
         return await render(res, session, loaded, status, after)
     return await render(res, session, row, status, after)
@@ -147,12 +169,14 @@ async def render_written(
 async def parent_missing(
     res: Resource, session: AsyncSession, kwargs: dict[str, Any]
 ) -> HTTPException | None:
-    """The 404 naming the parent of a nested resource when it does not exist."""
+    """The 404 naming the parent of a nested resource when it does not exist, or is a row the
+    request may not see (worded the same)."""
     parent = res.parent
     if parent is None:
         return None
     parent_id = kwargs[parent.key]
-    if (await execute(session, parent.exists(parent_id))).first() is None:
+    visible = seen_by(res, kwargs).where(parent.info.model)
+    if (await execute(session, parent.exists(parent_id).where(*visible))).first() is None:
         return not_found(parent.info.resource, parent_id)
     return None
 

@@ -14,6 +14,7 @@ from .._query import Clause
 from ..errors import not_found
 from ._execute import (
     check_parent,
+    embed_options,
     execute,
     load,
     parent_missing,
@@ -28,8 +29,10 @@ from ._params import (
     key_params,
     param,
     scope_of,
+    seen_by,
     with_signature,
 )
+from ._references import check_references
 from ._relation_writes import check_relation_values, write_relations
 from ._resource import Endpoint, Resource
 from ._returning import delete_row, insert_missing_row, insert_row, restore_row, update_row
@@ -52,7 +55,10 @@ def make_get(res: Resource, name: str) -> Endpoint:
 
     async def endpoint(**kwargs: Any) -> Response:
         session: AsyncSession = kwargs["session"]
-        row = await load(res, session, item_ident(res, kwargs), scope_of(res, kwargs))
+        ident = item_ident(res, kwargs)
+        row = await load(
+            res, session, ident, scope_of(res, kwargs), options=embed_options(res, kwargs)
+        )
         if row is None:
             raise await missing(res, session, kwargs)
         return await render(res, session, row)
@@ -61,16 +67,53 @@ def make_get(res: Resource, name: str) -> Endpoint:
 
 
 def stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> dict[str, Any]:
-    """The values with the router's stamp, and the parent key from the path, written over."""
+    """The values with the router's stamp, the caller's tenant, and the parent key from the
+    path, written over."""
     stamp = kwargs.get("stamp")
     if stamp:
         unknown = [key for key in stamp if key not in res.info.columns]
         if unknown:
             raise TypeError(f"stamp returned names that are not columns: {unknown}")
         values.update(stamp)
+    if res.tenant_key is not None:
+        values[res.tenant_key] = kwargs["tenant"]
     if res.parent is not None:
         values[res.parent.key] = kwargs[res.parent.key]
     return values
+
+
+async def check_own_references(
+    res: Resource,
+    session: AsyncSession,
+    kwargs: dict[str, Any],
+    rows: list[dict[str, Any]],
+    prefixes: list[str] | None = None,
+) -> None:
+    """Refuse reference keys of the router's own rows that name rows the request may not
+    see, as the database refuses unknown ones."""
+    if res.references:
+        seen = seen_by(res, kwargs)
+        await check_references(session, seen, res.references, rows, res, prefixes)
+
+
+async def before_write(
+    res: Resource,
+    plan: WritePlan,
+    hook: Any,
+    kwargs: dict[str, Any],
+    values: dict[str, Any],
+    relations: dict[str, Any],
+    *args: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run a ``before_create``/``before_update`` hook on the values with the relationship
+    values the request sets (key lists, children) beside them; the stamp is written over
+    whatever the hook changed."""
+    merged = {**values, **relations}
+    await hook(kwargs["session"], *args, merged)
+    values, relations = plan.split(merged)
+    if relations:
+        check_relation_values(plan, relations)
+    return stamped(values, kwargs, res), relations
 
 
 def split(plan: WritePlan, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,16 +133,22 @@ async def insert_one(
 ) -> Response:
     """Insert a row (hooks, stamp, parent, relationships) and answer 201 with it."""
     hooks: Any = kwargs.get("hooks")
+    plan = res.create_plan
     if res.has_hook("before_create"):
-        await hooks.before_create(session, values)
+        values, relations = await before_write(
+            res, plan, hooks.before_create, kwargs, values, relations
+        )
     await check_parent(res, session, kwargs)
     row = await insert_row(session, res, values)
+    await check_own_references(res, session, kwargs, [values])
     related = False
     if relations:
         owner = res.queries.ident_of(row)
-        related = await write_relations(session, res.create_plan, owner, relations, True)
+        seen = seen_by(res, kwargs)
+        related = await write_relations(session, plan, owner, relations, seen, True)
     after = hooks.after_create if res.has_hook("after_create") else None
-    return await render_written(res, session, row, 201, related, after)
+    options = embed_options(res, kwargs)
+    return await render_written(res, session, row, 201, related, after, options)
 
 
 def make_create(res: Resource, name: str) -> Endpoint:
@@ -170,38 +219,33 @@ def _make_write(
         hooks: Any = kwargs.get("hooks")
         original = dict(values) if upsert else values
         if res.has_hook("before_update"):
-            await hooks.before_update(session, ident, values)
+            # The hook sees only a row the request may see: a hidden one is a 404 first.
+            found = (await execute(session, res.queries.exists(ident, where))).first()
+            if found is not None:
+                values, relations = await before_write(
+                    res, plan, hooks.before_update, kwargs, values, relations, ident
+                )
+            elif not (upsert and match.versions is None):
+                raise await _missing_or_stale(res, session, kwargs, where, match)
         if not values and match.versions is None:
             if relations:
                 row = (await execute(session, res.queries.exists(ident, where))).first()
             else:
-                row = await load(res, session, ident, where)
+                row = await load(res, session, ident, where, options=embed_options(res, kwargs))
         else:
             row = await update_row(session, res, ident, values, where, match.versions)
         if row is None:
             if upsert and match.versions is None:
                 fresh = {**original, **_key_values(res, ident)}
-                if res.has_hook("before_create"):
-                    await hooks.before_create(session, fresh)
-                await check_parent(res, session, kwargs)
-                created = await insert_missing_row(session, res, ident, fresh)
-                if created is not None:
-                    return await _upserted(res, session, kwargs, created, relations)
-                # Another request created it meanwhile: replace what it wrote.
-                row = await update_row(session, res, ident, values, where, None)
-            if row is None:
-                raise await _missing_or_stale(res, session, kwargs, where, match)
-        related = False
-        after = hooks.after_update if res.has_hook("after_update") else None
-        if relations:
-            related = await write_relations(session, plan, ident, relations)
-            if not values and match.versions is None:
-                # Only relationships were written: the row read before them is stale.
-                row = await load(res, session, ident, where, fresh=True)
-                return await render(res, session, row, 200, after)
-        if not values and match.versions is None:
-            return await render(res, session, row, 200, after)
-        return await render_written(res, session, row, 200, related, after)
+                if fresh != {**_key_values(res, ident), **original}:
+                    # The path names a key the stamp (or tenancy) would not give the row: it
+                    # lies outside what the caller may create or see.
+                    raise missing_item(res, ident)
+                relations = dict(relations)
+                return await _upsert_create(res, session, kwargs, ident, fresh, relations, values)
+            raise await _missing_or_stale(res, session, kwargs, where, match)
+        await check_own_references(res, session, kwargs, [values])
+        return await _updated(res, session, kwargs, ident, row, values, relations, plan, match)
 
     body = param("body", Annotated[schema, Body()])
     params = [
@@ -213,20 +257,73 @@ def _make_write(
     return with_signature(endpoint, params, name)
 
 
-async def _upserted(
+async def _upsert_create(
     res: Resource,
     session: AsyncSession,
     kwargs: dict[str, Any],
-    row: Any,
+    ident: Any,
+    fresh: dict[str, Any],
     relations: dict[str, Any],
+    values: dict[str, Any],
 ) -> Response:
+    """The create step of an upserting PUT (201), or the replace when another request created
+    the row meanwhile."""
+    hooks: Any = kwargs.get("hooks")
+    if res.has_hook("before_create"):
+        fresh, relations = await before_write(
+            res, res.create_plan, hooks.before_create, kwargs, fresh, relations
+        )
+    await check_parent(res, session, kwargs)
+    created = await insert_missing_row(session, res, ident, fresh)
+    if created is None:
+        # Another request created it meanwhile: replace what it wrote.
+        where = scope_of(res, kwargs)
+        row = await update_row(session, res, ident, values, where, None)
+        if row is None:
+            raise await missing(res, session, kwargs)
+        await check_own_references(res, session, kwargs, [values])
+        match = parse_if_match(res, None)
+        return await _updated(
+            res, session, kwargs, ident, row, values, relations, res.create_plan, match
+        )
+    await check_own_references(res, session, kwargs, [fresh])
     related = False
     if relations:
-        owner = res.queries.ident_of(row)
-        related = await write_relations(session, res.create_plan, owner, relations, True)
-    hooks: Any = kwargs.get("hooks")
+        owner = res.queries.ident_of(created)
+        seen = seen_by(res, kwargs)
+        related = await write_relations(session, res.create_plan, owner, relations, seen, True)
     after = hooks.after_create if res.has_hook("after_create") else None
-    return await render_written(res, session, row, 201, related, after)
+    options = embed_options(res, kwargs)
+    return await render_written(res, session, created, 201, related, after, options)
+
+
+async def _updated(
+    res: Resource,
+    session: AsyncSession,
+    kwargs: dict[str, Any],
+    ident: Any,
+    row: Any,
+    values: dict[str, Any],
+    relations: dict[str, Any],
+    plan: WritePlan,
+    match: IfMatch,
+) -> Response:
+    """Write the relationships of a replaced or updated row, run ``after_update``, answer."""
+    hooks: Any = kwargs.get("hooks")
+    related = False
+    after = hooks.after_update if res.has_hook("after_update") else None
+    options = embed_options(res, kwargs)
+    where = scope_of(res, kwargs)
+    if relations:
+        seen = seen_by(res, kwargs)
+        related = await write_relations(session, plan, ident, relations, seen)
+        if not values and match.versions is None:
+            # Only relationships were written: the row read before them is stale.
+            row = await load(res, session, ident, where, fresh=True, options=options)
+            return await render(res, session, row, 200, after)
+    if not values and match.versions is None:
+        return await render(res, session, row, 200, after)
+    return await render_written(res, session, row, 200, related, after, options)
 
 
 def make_replace(res: Resource, name: str) -> Endpoint:
@@ -250,6 +347,9 @@ def make_delete(res: Resource, name: str) -> Endpoint:
         match = parse_if_match(res, kwargs.get("if_match"))
         hooks: Any = kwargs.get("hooks")
         if res.has_hook("before_delete"):
+            # The hook sees only a row the request may see: a hidden one is a 404 first.
+            if (await execute(session, res.queries.exists(ident, where))).first() is None:
+                raise await _missing_or_stale(res, session, kwargs, where, match)
             await hooks.before_delete(session, ident)
         if res.queries.orm_delete and res.soft is None:
             # Relationship cascades run only through the ORM: lock, check, then delete.
@@ -285,6 +385,7 @@ def make_restore(res: Resource, name: str) -> Endpoint:
         if row is None:
             await check_parent(res, session, kwargs)
             raise not_found(f"Deleted {res.info.resource}", res.info.describe(ident))
-        return await render_written(res, session, row)
+        options = embed_options(res, kwargs)
+        return await render_written(res, session, row, options=options)
 
     return with_signature(endpoint, [*key_params(res), *context_params(res)], name)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from .._guard import Visibility
 from .._query import (
     DEFAULT_MAX_TEXT,
     GROUP_MAX_LENGTH,
@@ -26,12 +27,13 @@ from .._query import (
     FilterSpec,
     ListSpec,
     Sort,
+    cursor_not_found,
     list_pattern,
     query_error,
 )
 from .._query._page_numbers import page_count
-from ._execute import check_parent, execute
-from ._params import context_params, param, scope_of, with_signature
+from ._execute import check_parent, embed_options, execute
+from ._params import context_params, param, scope_of, seen_by, with_signature
 from ._query_params import QueryModel, with_query
 from ._resource import JSON, Endpoint, Resource
 
@@ -231,12 +233,17 @@ async def _count(
     mode: CountMode,
     where: Sequence[Clause],
     joins: Sequence[str],
+    seen: Visibility,
 ) -> int | None:
     if mode == "none":
         return None
     table = res.info.table
-    if mode == "estimated" and session.get_bind().dialect.name == "postgresql":
-        base = res.queries.joins.apply(select(literal(1)).select_from(table), joins)
+    if (
+        mode == "estimated"
+        and session.get_bind().dialect.name == "postgresql"
+        and (res.scoped_estimates or not restricted(res))
+    ):
+        base = res.queries.joins.apply(select(literal(1)).select_from(table), joins, seen)
         explain = Explain(base.where(*where))
         plan = (await execute(session, explain)).scalar_one()
         if isinstance(plan, str):
@@ -246,8 +253,15 @@ async def _count(
             return estimate
         # Small estimates are the least reliable (a fresh table has no statistics) and an
         # exact count of so few rows is cheap, as PostgREST does.
-    result: int = (await execute(session, res.queries.count(where, joins))).scalar_one()
+    result: int = (await execute(session, res.queries.count(where, joins, seen))).scalar_one()
     return result
+
+
+def restricted(res: Resource) -> bool:
+    """Whether a scope or a tenancy restricts the router's rows: the planner's estimate of
+    them is then an estimate over every tenant's rows, so the count is exact unless the
+    router opts in (``scoped_estimates``)."""
+    return res.scope is not None or res.tenant_key is not None
 
 
 DeletedMode = Literal["exclude", "include", "only"]
@@ -259,6 +273,34 @@ def deleted_where(res: Resource, mode: DeletedMode | None) -> list[Clause]:
     if soft is None or mode == "include":
         return []
     return [soft.deleted() if mode == "only" else soft.alive()]
+
+
+async def _hidden_values(
+    res: Resource,
+    session: AsyncSession,
+    sort: Sort,
+    values: list[Any],
+    where: Sequence[Clause],
+    joins: Sequence[str],
+    seen: Visibility,
+) -> list[Any]:
+    """The sort values a cursor leaves out (the read schema hides them), read from the row the
+    cursor names by its key, which must still be a row of this list (else 404)."""
+    info = res.info
+    names = [key.name for key in sort.keys]
+    ident = [values[names.index(part.key)] for part in info.key]
+    hidden = sort.hidden
+    statement = select(*[sort.keys[i].column for i in hidden]).select_from(info.table)
+    needed = {*joins, *[j for i in hidden for j in sort.keys[i].joins]}
+    statement = res.queries.joins.apply(statement, sorted(needed), seen)
+    by_key = res.queries.by_key(ident[0] if len(ident) == 1 else tuple(ident))
+    row = (await execute(session, statement.where(*where, *by_key))).first()
+    if row is None:
+        raise cursor_not_found("its row is no longer in the list")
+    filled = list(values)
+    for i, value in zip(hidden, row, strict=True):
+        filled[i] = value
+    return filled
 
 
 def make_list(res: Resource, name: str) -> Endpoint:
@@ -291,13 +333,14 @@ def make_list(res: Resource, name: str) -> Endpoint:
         mode: CountMode = query["count"] or spec.count
         where: list[Clause] = []
         joins: list[str] = []
+        seen = seen_by(res, kw)
         for n, s in filter_names:
             if query[n] is not None:
-                where.append(spec.filter_clause(s, query[n]))
+                where.append(spec.filter_clause(s, query[n], seen))
                 joins.extend(s.joins)
         for kind in group_names:
             if query[kind] is not None:
-                where.append(spec.group_clause(kind, query[kind], joins))
+                where.append(spec.group_clause(kind, query[kind], joins, seen))
         where += [kw[n] for n in custom_names if kw[n] is not None]
         where += scope_of(res, kw)
         where += deleted_where(res, query.get("deleted"))
@@ -307,11 +350,17 @@ def make_list(res: Resource, name: str) -> Endpoint:
             joins.extend(spec.search.joins)
         page_where = list(where)
         if cursor is not None:
-            page_where.append(spec.decode_cursor(cursor, sort))
-        total = await _count(session, res, mode, where, joins)
+            values = spec.decode_cursor(cursor, sort)
+            if sort.hidden:
+                values = await _hidden_values(res, session, sort, values, where, joins, seen)
+            page_where.append(sort.after(values))
+        total = await _count(session, res, mode, where, joins, seen)
         rows: Sequence[Any] = []
         if total is None or cursor is not None or start < total:
-            statement, params = queries.page_select(fields, sort, page_where, start, limit, joins)
+            options = embed_options(res, kw)
+            statement, params = queries.page_select(
+                fields, sort, page_where, start, limit, joins, seen, options
+            )
             rows = (await execute(session, statement, params=params)).all()
         if not rows:
             await check_parent(res, session, kw)

@@ -10,12 +10,24 @@ from fastapi import Depends, Path, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .._guard import Visibility
 from .._model import KeyPart
 from .._query import Clause, validation_error
 from ._resource import Endpoint, Resource
 
 RESERVED = frozenset(
-    {"session", "scope", "stamp", "hooks", "body", "item_id", "query", "request", "if_match"}
+    {
+        "session",
+        "scope",
+        "stamp",
+        "hooks",
+        "tenant",
+        "body",
+        "item_id",
+        "query",
+        "request",
+        "if_match",
+    }
 )
 """Parameter names the endpoints use themselves; a parent key may not take one."""
 
@@ -46,6 +58,9 @@ def context_params(
         )
         params.append(param(parent.key, Annotated[parent.value_type, path]))
     params.append(param("session", Annotated[AsyncSession, Depends(res.session)]))
+    if res.tenancy is not None:
+        tenant = res.tenancy.dependency(res.session)
+        params.append(param("tenant", Annotated[Any, Depends(tenant)]))
     if res.scope is not None:
         params.append(param("scope", Annotated[Any, Depends(res.scope)]))
     if stamp and res.stamp is not None:
@@ -55,15 +70,33 @@ def context_params(
     return params
 
 
+_SEEN = "crudrouter_sqla.seen"
+
+
+def seen_by(res: Resource, kwargs: dict[str, Any]) -> Visibility:
+    """What this request may see (`Visibility`): built once per request."""
+    seen: Visibility | None = kwargs.get(_SEEN)
+    if seen is None:
+        seen = kwargs[_SEEN] = Visibility(
+            res.info.model, kwargs.get("scope"), res.tenancy, kwargs.get("tenant")
+        )
+    return seen
+
+
 def scope_of(res: Resource, kwargs: dict[str, Any]) -> list[Clause]:
-    """The conditions every statement of a request carries: the scope, and the parent row of a
-    nested resource."""
-    where: list[Clause] = []
-    clause = kwargs.get("scope")
-    if clause is not None:
-        where.append(clause)
-    if res.parent is not None:
-        where.append(res.parent.column == kwargs[res.parent.key])
+    """The conditions every statement on the router's own rows carries: the scope, the tenant,
+    and, for a nested resource, the parent row, which must itself be one the request sees."""
+    if res.scope is None and res.tenancy is None and res.parent is None:
+        return []
+    seen = seen_by(res, kwargs)
+    where = seen.own_rows()
+    parent = res.parent
+    if parent is not None:
+        value = kwargs[parent.key]
+        where.append(parent.column == value)
+        visible = seen.where(parent.info.model)
+        if visible:
+            where.append(parent.exists(value).where(*visible).correlate(None).exists())
     return where
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import Response
 from pydantic import BaseModel
 
+from .._guard import Tenancy
 from .._hooks import Hooks
-from .._model import ModelInfo, Parent, SoftDelete, WritePlan
+from .._model import ModelInfo, Parent, Reference, SoftDelete, WritePlan
 from .._query import DEFAULT_MAX_OFFSET, ListSpec, Queries
 from ._serialize import Serializer
 
@@ -49,6 +50,13 @@ class Resource:
     max_bulk: int = 1000
     conflict_target: tuple[str, ...] = ()
     unfiltered_writes: bool = False
+    tenancy: Tenancy | None = None
+    tenant_key: str | None = None
+    """The attribute of the tenant column on the router's own model (None: shared)."""
+    embedded: frozenset[type[Any]] = frozenset()
+    """The models whose rows the read schema embeds (at any depth)."""
+    references: tuple[Reference, ...] = ()
+    scoped_estimates: bool = False
 
     def has_hook(self, name: str) -> bool:
         return name in self.hook_names
