@@ -117,7 +117,7 @@ def wrk_script(route: Route) -> str:
     before, _, after = route.target.partition("{id}")
     target = f'"{before}"'
     if "{id}" in route.target:
-        target += f' .. math.random(1, {route.rows}) .. "{after}"'
+        target += f' .. math.random(1, {route.rows}) * {route.step} .. "{after}"'
     body = "nil"
     if route.body == "create":
         body = (

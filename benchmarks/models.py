@@ -1,5 +1,8 @@
 """The tables and schemas every variant serves, so they differ only in their endpoints."""
 
+from typing import Annotated
+
+from fastapi import Header
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -83,3 +86,9 @@ READ_KEYS = tuple(HeroRead.model_fields)
 """The JSON keys of one hero, the same in every variant."""
 TEAM_READ_KEYS = tuple(HeroWithTeam.model_fields)
 """The JSON keys of one hero with its team embedded."""
+
+
+def current_team(x_team: Annotated[int, Header()] = 1) -> int:
+    """The caller's tenant (a team) of the tenancy routes: what an app's auth dependency
+    gives; the load generator sends no header, so every request is team 1's."""
+    return x_team

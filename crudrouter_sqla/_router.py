@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -14,9 +15,10 @@ from pydantic import BaseModel
 from sqlalchemy import UniqueConstraint
 
 from . import _routes as routes
-from ._guard import Tenancy, check_soft_delete, declare_soft_delete
+from ._guard import Tenancy, check_soft_delete, declare_soft_delete, soft_delete_of
 from ._hooks import Hooks, overridden
 from ._model import (
+    Embed,
     Joins,
     ModelInfo,
     SoftDelete,
@@ -279,6 +281,7 @@ class CRUDRouter(APIRouter):
             raise ConfigurationError(f"key columns {clash} clash with route parameters")
         check_read_schema(info, schema)
         embeds = build_embeds(info.model.__mapper__, schema)
+        _check_hidden_embeds(schema, embeds, tenancy)
         table = info.table.name
         if prefix is None:
             prefix = f"/{table}"
@@ -519,6 +522,35 @@ def _soft_delete(info: ModelInfo, key: str | None) -> SoftDelete | None:
     soft = build_soft_delete(info, key)
     check_soft_delete(info.model, soft)
     return soft
+
+
+def _check_hidden_embeds(
+    schema: type[BaseModel], embeds: Sequence[Embed], tenancy: Tenancy | None
+) -> None:
+    """A to-one embed of a model with rows a request may not see (another tenant's, or
+    soft-deleted ones) shows as null; the read schema must allow it, or such a row could not
+    be answered."""
+    for embed in embeds:
+        related = embed.relationship.mapper.class_
+        field = schema.model_fields[embed.key]
+        hidden = (tenancy is not None and tenancy.column_of(related) is not None) or (
+            soft_delete_of(related) is not None
+        )
+        if hidden and not embed.to_many and not _admits_none(field.annotation):
+            raise ConfigurationError(
+                f"{schema.__name__}.{embed.key} embeds a {related.__name__}, whose rows may be "
+                f"hidden from a request (tenancy or soft delete) and then embed as null; type "
+                f"it as {embed.schema.__name__} | None"
+            )
+        _check_hidden_embeds(embed.schema, embed.children, tenancy)
+
+
+def _admits_none(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if annotation is None or annotation is type(None) or annotation is Any:
+        return True
+    return any(_admits_none(member) for member in typing.get_args(annotation))
 
 
 _BULK_HOOKS = {

@@ -5,9 +5,9 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query
 from sqlalchemy import ColumnElement
 
-from crudrouter_sqla import CRUDRouter
+from crudrouter_sqla import CRUDRouter, Tenancy
 
-from ..models import Hero, HeroCreate, HeroRead, HeroUpdate, HeroWithTeam
+from ..models import Hero, HeroCreate, HeroRead, HeroUpdate, HeroWithTeam, current_team
 from ..routes import CURSOR_SECRET, crud_query_language
 from . import database
 
@@ -49,5 +49,17 @@ app.include_router(
         prefix="/heroes-with-team",
         session=db.session,
         cursor_secret=CURSOR_SECRET,
+    )
+)
+# The heroes of the caller's team only (the get_tenant and list_tenant routes).
+app.include_router(
+    CRUDRouter(
+        Hero,
+        HeroRead,
+        HeroCreate,
+        prefix="/tenant/heroes",
+        session=db.session,
+        cursor_secret=CURSOR_SECRET,
+        tenancy=Tenancy(column="team_id", current=current_team),
     )
 )

@@ -20,6 +20,7 @@ from ..models import (
     HeroUpdate,
     HeroWithTeam,
     HeroWithTeamPage,
+    current_team,
 )
 from . import database
 
@@ -105,6 +106,31 @@ async def list_heroes_with_team(
 @app.get("/heroes-with-team/{hero_id}", response_model=HeroWithTeam)
 async def get_hero_with_team(hero_id: int, session: SessionDep) -> Any:
     hero = await session.get(Hero, hero_id, options=[joinedload(Hero.team)])
+    if hero is None:
+        raise HTTPException(status_code=404, detail=f"Hero {hero_id} not found")
+    return hero
+
+
+TeamDep = Annotated[int, Depends(current_team)]
+
+
+@app.get("/tenant/heroes", response_model=HeroPage)
+async def list_tenant_heroes(
+    session: SessionDep,
+    team: TeamDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    count = select(func.count()).select_from(Hero).where(Hero.team_id == team)
+    query = select(Hero).where(Hero.team_id == team).order_by(Hero.id).offset(offset).limit(limit)
+    total = await session.scalar(count)
+    heroes = (await session.scalars(query)).all()
+    return {"items": heroes, "total": total, "limit": limit, "offset": offset}
+
+
+@app.get("/tenant/heroes/{hero_id}", response_model=HeroRead)
+async def get_tenant_hero(hero_id: int, session: SessionDep, team: TeamDep) -> Any:
+    hero = await session.scalar(select(Hero).where(Hero.id == hero_id, Hero.team_id == team))
     if hero is None:
         raise HTTPException(status_code=404, detail=f"Hero {hero_id} not found")
     return hero

@@ -123,8 +123,11 @@ def _on_attributes(model: type[Any], clause: Clause) -> Clause:
         for column in prop.columns
         if getattr(column, "table", None) is table
     }
-    replaced: Clause = replacement_traverse(clause, {}, lambda element: attributes.get(element))
-    return replaced
+
+    def replace(element: Any, **_kw: Any) -> Any:
+        return attributes.get(element)
+
+    return replacement_traverse(clause, {}, replace)
 
 
 def _tenant_only(visibility: Visibility, model: type[Any]) -> list[Clause]:

@@ -34,7 +34,7 @@ def references_of(info: ModelInfo) -> tuple[Reference, ...]:
     by_column = {column: key for key, column in info.columns.items()}
     mapped = {
         mapper.local_table: mapper.class_
-        for mapper in info.model.registry.mappers
+        for mapper in info.model.__mapper__.registry.mappers
         if mapper.local_table is not None and not mapper.inherits
     }
     found: list[Reference] = []

@@ -150,7 +150,7 @@ async def _insert_rows(
         returned = {tuple(row._mapping[f"_t{i}"] for i in range(len(target))) for row in written}
         for index, values in enumerate(rows):
             if tuple(values.get(column.key) for column in target) not in returned:
-                raise _hidden_conflict(res, target, index)
+                raise _hidden_conflict(res, dialect, target, index)
     return _in_sent_order(res, rows, written)
 
 
@@ -161,6 +161,7 @@ async def _refuse_hidden(
     target: list[Any],
     where: list[Clause],
 ) -> None:
+    dialect = session.get_bind().dialect.name
     sent = [tuple(values.get(column.key) for column in target) for values in rows]
     hidden = (
         select(*target)
@@ -170,13 +171,16 @@ async def _refuse_hidden(
     found = {tuple(row) for row in (await execute(session, hidden)).all()}
     for index, key in enumerate(sent):
         if key in found:
-            raise _hidden_conflict(res, target, index)
+            raise _hidden_conflict(res, dialect, target, index)
 
 
-def _hidden_conflict(res: Resource, target: list[Any], index: int) -> Exception:
-    """The 409 of a row that conflicts with one the request may not see: worded as any
-    conflict of a plain insert is, so it tells nothing more."""
-    violation = ConstraintViolation("unique", tuple(column.name for column in target))
+def _hidden_conflict(res: Resource, dialect: str, target: list[Any], index: int) -> Exception:
+    """The 409 of a row that conflicts with one the request may not see: worded as the
+    database words the conflict of a plain insert, so it tells nothing more."""
+    columns = tuple(column.name for column in target)
+    if dialect in ("mysql", "mariadb") and set(target) == {p.column for p in res.info.key}:
+        columns = ()  # MySQL names a primary key conflict by the key "PRIMARY" only
+    violation = ConstraintViolation("unique", columns)
     return http_error(violation, "write", res, None, f"item {index}")
 
 
