@@ -10,7 +10,11 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.util import await_only  # await_ from SQLAlchemy 2.1 on; both in 2.1
+from sqlalchemy.pool import Pool
+from sqlalchemy.util import (
+    await_only,  # await_ from SQLAlchemy 2.1 on; both in 2.1
+    get_cls_kwargs,
+)
 
 
 def discard_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -123,8 +127,9 @@ DEFAULT_POOL_SIZE = 15
 """Connections a pool keeps open: SQLAlchemy's most (5 kept + 10 overflow), all kept."""
 
 
-def keep_pool_open(engine_kwargs: dict[str, Any]) -> None:
-    """Pool defaults that keep every connection the pool opens.
+def pool_defaults(url: URL, engine_kwargs: dict[str, Any], *, timeout: float | None) -> None:
+    """Check the pool options given, and add defaults that keep every connection the pool
+    opens and bound the wait for one, each only where the pool class takes it.
 
     SQLAlchemy's `QueuePool` keeps 5 connections and opens up to 10 more under load, closing
     each of those as soon as it is returned while 5 others are idle. A request holds its
@@ -132,12 +137,57 @@ def keep_pool_open(engine_kwargs: dict[str, Any]) -> None:
     than 5 checked out nearly all the time, and about every other request opens a connection
     (an aiosqlite thread, or a PostgreSQL backend) and closes it again. With the same most
     connections (15), kept open, none is opened twice. Explicit pool settings win.
+
+    `NullPool` and `StaticPool` take no size and no timeout, and a ready-made ``pool=`` takes
+    no pool options at all: ``create_engine`` refuses any option its pool does not take.
     """
-    if "poolclass" in engine_kwargs or "pool" in engine_kwargs:
+    _check_pool_options(engine_kwargs)
+    if engine_kwargs.get("pool") is not None:
         return
-    if "pool_size" not in engine_kwargs and "max_overflow" not in engine_kwargs:
+    # get_pool_class is DefaultDialect's, which every SQLAlchemy dialect derives from.
+    dialect: Any = url.get_dialect(_is_async=True)
+    poolclass = engine_kwargs.get("poolclass") or dialect.get_pool_class(url)
+    # The options create_engine hands the pool: the keyword arguments of its __init__ chain.
+    takes = get_cls_kwargs(poolclass)
+    sized = "pool_size" in engine_kwargs or "max_overflow" in engine_kwargs
+    if not sized and {"pool_size", "max_overflow"} <= takes:
         engine_kwargs["pool_size"] = DEFAULT_POOL_SIZE
         engine_kwargs["max_overflow"] = 0
+    if timeout is not None and "timeout" in takes:
+        engine_kwargs.setdefault("pool_timeout", timeout)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_pool_options(engine_kwargs: dict[str, Any]) -> None:
+    """A `ValueError` naming the pool option of the wrong type or range, rather than a
+    ``TypeError`` from inside the pool on the first request."""
+    poolclass = engine_kwargs.get("poolclass")
+    if poolclass is not None and not (isinstance(poolclass, type) and issubclass(poolclass, Pool)):
+        raise ValueError(
+            f"poolclass must be a pool class such as NullPool (not an instance), got {poolclass!r}"
+        )
+    pool = engine_kwargs.get("pool")
+    if pool is not None and not isinstance(pool, Pool):
+        raise ValueError(f"pool must be a sqlalchemy.pool.Pool instance, got {pool!r}")
+    if "pool_size" in engine_kwargs:
+        size = engine_kwargs["pool_size"]
+        if not (isinstance(size, int) and not isinstance(size, bool) and size >= 0):
+            raise ValueError(f"pool_size must be an integer >= 0 (0: no limit), got {size!r}")
+    if "max_overflow" in engine_kwargs:
+        overflow = engine_kwargs["max_overflow"]
+        if not (isinstance(overflow, int) and not isinstance(overflow, bool) and overflow >= -1):
+            raise ValueError(
+                f"max_overflow must be an integer >= -1 (-1: no limit), got {overflow!r}"
+            )
+    wait = engine_kwargs.get("pool_timeout")
+    if wait is not None and not (_is_number(wait) and wait >= 0):
+        raise ValueError(f"pool_timeout must be a number of seconds >= 0 or None, got {wait!r}")
+    recycle = engine_kwargs.get("pool_recycle", -1)
+    if not _is_number(recycle):
+        raise ValueError(f"pool_recycle must be a number of seconds (-1: never), got {recycle!r}")
 
 
 def positive_seconds(name: str, seconds: object) -> float:

@@ -28,8 +28,8 @@ from ._connections import (
     client_timeouts,
     discard_closed_connection,
     drop_timed_out_connection,
-    keep_pool_open,
     pgbouncer_settings,
+    pool_defaults,
     positive_seconds,
     postgresql_timeout,
     timeout_milliseconds,
@@ -42,6 +42,7 @@ from ._routing import (
     RoutingSession,
     pin_to_primary,
 )
+from ._urls import redact_secrets, redacted_url
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 URL_VARIABLES = ("SQLALCHEMY_URL", "DATABASE_URL")
@@ -110,9 +111,11 @@ class Database:
         **engine_kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`, such as
             ``pool_size`` (connections kept open; PostgreSQL serves as many requests at once as
             the pool has connections), ``pool_timeout`` (seconds to wait for a pooled
-            connection; default 5 here) or ``pool_pre_ping=True``. Without ``pool_size`` and
-            ``max_overflow`` the pool keeps up to 15 connections open and opens no more
-            (SQLAlchemy's own default keeps 5 and opens and closes up to 10 more under load).
+            connection; default 5 here, except on SQLite) or ``pool_pre_ping=True``. Without
+            ``pool_size`` and ``max_overflow`` a queue pool keeps up to 15 connections open and
+            opens no more (SQLAlchemy's own default keeps 5 and opens and closes up to 10 more
+            under load). Any ``poolclass`` the driver allows works (``NullPool``,
+            ``StaticPool``...): defaults go only to a pool that takes them.
 
     Connections the server closed (a restart, a failover, an idle timeout) are dropped from the
     pool when they are next checked out, without a round trip; a request that meets a lost
@@ -148,6 +151,12 @@ class Database:
         pgbouncer: bool = False,
         **engine_kwargs: Any,
     ) -> None:
+        if isinstance(replica_urls, str | URL):
+            # A lone URL would be read as a sequence of one-letter URLs.
+            raise ValueError(
+                "replica_urls must be a list of URLs, got one URL: "
+                f"{redacted_url(async_url(replica_urls))}"
+            )
         self.url: URL = async_url(url)
         self.replica_urls: tuple[URL, ...] = tuple(async_url(u) for u in replica_urls)
         self.statement_timeout = statement_timeout
@@ -156,8 +165,7 @@ class Database:
         for replica in self.replica_urls:
             if replica.get_backend_name() != backend:
                 raise ValueError(
-                    f"replica {replica.render_as_string(hide_password=True)} is not a "
-                    f"{backend} database like the primary"
+                    f"replica {redacted_url(replica)} is not a {backend} database like the primary"
                 )
         timeout_ms = None if statement_timeout is None else timeout_milliseconds(statement_timeout)
         if connect_timeout is not None:
@@ -174,10 +182,12 @@ class Database:
             # An in-memory database lives in one connection; every session must share it.
             engine_kwargs.setdefault("poolclass", StaticPool)
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
-        if not (backend == "sqlite" and in_memory):
-            keep_pool_open(engine_kwargs)
+        pool_defaults(
+            self.url,
+            engine_kwargs,
+            timeout=None if backend == "sqlite" else DEFAULT_POOL_TIMEOUT,
+        )
         if backend != "sqlite":
-            engine_kwargs.setdefault("pool_timeout", DEFAULT_POOL_TIMEOUT)
             client_timeouts(self.url, connect_timeout, command_timeout, engine_kwargs)
         if pgbouncer:
             if backend != "postgresql":
@@ -293,12 +303,13 @@ class Database:
 
     @property
     def safe_url(self) -> str:
-        """The URL with its password hidden, safe to log or show."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with its password and every query parameter that names a secret
+        (``?password=``, ``?sslpassword=``...) shown as ``***``, safe to log or show."""
+        return redacted_url(self.url)
 
     async def check_connection(self) -> None:
         """Run ``SELECT 1`` on the primary and each replica; raise `DatabaseConnectionError`
-        naming the URL (no password) of the first that fails."""
+        naming the URL (no password or other secret) of the first that fails."""
         await _check(self.engine)
         for replica in self.replicas:
             await _check(replica)
@@ -428,13 +439,11 @@ async def _check(engine: AsyncEngine) -> None:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         reason = type(getattr(exc, "orig", None) or exc).__name__
-        password = url.password
-        message = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        if password:
-            message = message.replace(str(password), "***")
-        safe = url.render_as_string(hide_password=True)
+        lines = str(getattr(exc, "orig", None) or exc).splitlines() or [""]
+        # Redacted before it is cut short, so that no secret survives in part.
+        message = redact_secrets(lines[0], url)[:200]
         raise DatabaseConnectionError(
-            f"cannot connect to the database at {safe}: {reason}: {message}"
+            f"cannot connect to the database at {redacted_url(url)}: {reason}: {message}"
         ) from None
 
 
