@@ -51,6 +51,7 @@ from ._query import (
     check_positive,
 )
 from ._routes import (
+    DEFAULT_MAX_BODY_DEPTH,
     DEFAULT_MAX_BODY_SIZE,
     CRUDRoute,
     Names,
@@ -123,13 +124,18 @@ class CRUDRouter(APIRouter):
             ``"estimated"`` (PostgreSQL's planner estimate; exact elsewhere, and exact where
             the estimate is below ``estimate_threshold``).
         estimate_threshold: below this many estimated rows, ``estimated`` counts exactly.
-        strict_query: refuse (422) query parameters the list route does not declare.
+        strict_query: refuse (422) query parameters a route does not declare.
         cursor_secret: an HMAC key that signs cursors, for cursors only this app can mint
             (every process must share it). Default: none; cursors then carry a checksum under a
             fixed key, and work on every worker and after restarts.
         max_offset: the deepest ``offset`` the list route accepts (deeper: 422 that points to
             cursor paging).
         max_body_size: the largest request body, in bytes, of create, replace and update (413).
+        max_body_depth: how deep a JSON body's arrays and objects may nest (422; at most 128).
+        ignored_query_params: query parameters every route accepts and ignores, such as a
+            cache-buster ``_`` or ``utm_source``; every other parameter a route does not
+            declare is a 422 (with ``strict_query``), so a misspelt or missing option is never
+            silently ignored.
         scope: a dependency returning a clause (or None) that restricts the router's own rows
             wherever its requests reach them (every route, references to them, bulk writes and
             upserts); rows outside it behave as rows that do not exist (404).
@@ -156,6 +162,8 @@ class CRUDRouter(APIRouter):
             ``POST {prefix}/bulk?on_conflict=ignore|update`` resolves conflicts on (default:
             the primary key, when ``upsert`` is on).
         max_bulk: the most rows one bulk insert takes (more: 422).
+        max_related: the most keys (or child bodies) one relationship field of a write body
+            may hold (more: 422).
         allow_unfiltered_writes: let ``PATCH {prefix}`` and ``DELETE {prefix}`` touch every
             row when no filter is sent (default: 422).
         list_route, get_route, create_route, replace_route, update_route, delete_route:
@@ -222,6 +230,8 @@ class CRUDRouter(APIRouter):
         cursor_secret: bytes | str | None = None,
         max_offset: int = DEFAULT_MAX_OFFSET,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_body_depth: int = DEFAULT_MAX_BODY_DEPTH,
+        ignored_query_params: Sequence[str] = (),
         scope: Callable[..., Any] | None = None,
         stamp: Callable[..., Any] | None = None,
         tenancy: Tenancy | None = None,
@@ -233,6 +243,7 @@ class CRUDRouter(APIRouter):
         upsert: bool = False,
         conflict_target: Sequence[str] | None = None,
         max_bulk: int = 1000,
+        max_related: int = 1000,
         allow_unfiltered_writes: bool = False,
         list_route: RouteSwitch = True,
         get_route: RouteSwitch = True,
@@ -258,6 +269,7 @@ class CRUDRouter(APIRouter):
             if not callable(dep):
                 raise ConfigurationError(f"filters must be callables (dependencies), got {dep!r}")
         check_positive("max_bulk", max_bulk)
+        check_positive("max_related", max_related)
         if hooks is not None and not (isinstance(hooks, type) and issubclass(hooks, Hooks)):
             raise ConfigurationError(f"hooks must be a subclass of Hooks, got {hooks!r}")
         if tenancy is not None and not isinstance(tenancy, Tenancy):
@@ -300,6 +312,8 @@ class CRUDRouter(APIRouter):
         if update_schema is None:
             update_schema = derive_update_schema(info, create_schema, self.names.schema("Update"))
         update_plan = check_write_schema(info, update_schema, "update_schema")
+        create_plan = replace(create_plan, max_items=max_related)
+        update_plan = replace(update_plan, max_items=max_related)
         if soft is not None:
             for role, given in (("create_schema", create_schema), ("update_schema", update_schema)):
                 if soft.key in given.model_fields:
@@ -384,10 +398,11 @@ class CRUDRouter(APIRouter):
             embedded=embedded_models(embeds),
             references=references_of(info),
             scoped_estimates=scoped_estimates,
+            ignored_query=_names("ignored_query_params", ignored_query_params),
         )
         if soft_delete is not None and soft is not None:
             declare_soft_delete(model, soft)
-        self._body_route = limited_route_class(max_body_size)
+        self._body_route = limited_route_class(max_body_size, max_body_depth)
         self._add_routes(
             table,
             list_route=list_route,
@@ -464,6 +479,10 @@ class CRUDRouter(APIRouter):
             endpoint = spec.factory(res, name)
             query = routes.query_of(endpoint)
             endpoint = routes.own_transaction(endpoint)
+            allowlist = None
+            if query is None and res.listing.strict:
+                allowlist = routes.QueryAllowlist()
+                endpoint = routes.refusing_unknown_query(endpoint, allowlist)
             responses = {**spec.responses, **_UNAVAILABLE}
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR
@@ -481,11 +500,14 @@ class CRUDRouter(APIRouter):
                     route_class_override=self._body_route if spec.body else None,
                     openapi_extra=None if query is None else query.openapi_extra(),
                 )
+            route = self.routes[-1]
+            assert isinstance(route, APIRoute)
+            allowed, repeatable = allowed_query_names(route.dependant)
+            if allowlist is not None:
+                allowlist.names = allowed | res.ignored_query
             if spec.switch == "list_route":
-                route = self.routes[-1]
-                assert isinstance(route, APIRoute) and query is not None
-                allowed, repeatable = allowed_query_names(route.dependant)
-                res.listing.allowed_params = allowed | query.names
+                assert query is not None
+                res.listing.allowed_params = allowed | query.names | res.ignored_query
                 res.listing.repeatable_params = repeatable | query.repeatable
 
     def _operation_id(self, route: Any) -> str:
@@ -571,6 +593,13 @@ def _refuse_bulk_hooks(hooks: type[Hooks] | None, update: RouteSwitch, delete: R
                 f"hooks, but hooks define {', '.join(clash)}; turn {switch} off or move "
                 f"that logic out of the hooks"
             )
+
+
+def _names(option: str, names: Sequence[str]) -> frozenset[str]:
+    """A list of names an option takes; `ConfigurationError` for a bare string or non-strings."""
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigurationError(f"{option} must be a list of names, got {names!r}")
+    return frozenset(names)
 
 
 def _conflict_target(info: ModelInfo, columns: Sequence[str] | None) -> tuple[str, ...]:

@@ -58,6 +58,8 @@ class WritePlan:
     keys: tuple[KeyList, ...] = ()
     children: tuple[ChildList, ...] = ()
     names: frozenset[str] = field(default_factory=frozenset)
+    max_items: int = 1000
+    """The most keys or child bodies one relationship field of a body may hold."""
 
     def split(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Column values, and relationship values (only those the body holds)."""

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .._model import adapter_for
+from ..errors import ConfigurationError
 
 _TAG_BYTES = 16
 _JSON_NATIVE = (int, str, bool)
@@ -55,6 +56,11 @@ class CursorCodec:
     """
 
     def __init__(self, resource: str, secret: bytes | str | None = None) -> None:
+        if secret is not None and (not isinstance(secret, bytes | str) or not secret):
+            raise ConfigurationError(
+                "cursor_secret must be a non-empty str or bytes (or None for cursors under the "
+                f"fixed key), got {_shown_secret(secret)}"
+            )
         self.resource = resource
         self.secret = cursor_key(secret)
 
@@ -104,3 +110,10 @@ class CursorCodec:
             ]
         except (ValidationError, TypeError, ValueError):
             raise CursorError("cursor is malformed") from None
+
+
+def _shown_secret(secret: object) -> str:
+    """How a refused ``cursor_secret`` is named in the error: its type and length, never it."""
+    if isinstance(secret, bytes | str):
+        return f"a {type(secret).__name__} of {len(secret)} characters"
+    return repr(type(secret).__name__)

@@ -216,6 +216,13 @@ def build_filter_specs(
         items = [(name, "*") for name in filter_fields]
     specs: list[FilterSpec] = []
     for field, ops in items:
+        if not isinstance(field, str):
+            raise ConfigurationError(f"filter_fields names must be strings, got {field!r}")
+        if isinstance(ops, str) and ops != "*" or not isinstance(ops, str | Sequence):
+            raise ConfigurationError(
+                f"filter_fields[{field!r}] must be a list of operators or '*', got {ops!r}; "
+                f"for example {{{field!r}: [{ops!r}]}}"
+            )
         target = resolve_target(info, joins, field, "filter_fields")
         column = target.source
         value_type = python_type(column)

@@ -57,6 +57,8 @@ class Page(BaseModel, Generic[T]):
 
 def check_limits(default_limit: int, max_limit: int) -> None:
     """Raise `ConfigurationError` unless ``1 <= default_limit <= max_limit``."""
+    check_positive("max_limit", max_limit)
+    check_positive("default_limit", default_limit)
     if max_limit < 1:
         raise ConfigurationError(f"max_limit must be at least 1, got {max_limit}")
     if not 1 <= default_limit <= max_limit:

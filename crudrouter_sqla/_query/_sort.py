@@ -104,6 +104,11 @@ def build_sort_keys(
     shows (a column field, or a path through embedded relationships to a field of the embedded
     schema); a field it does not show is marked so that cursors leave its value out.
     """
+    if isinstance(sort_fields, str) or not isinstance(sort_fields, Sequence | None):
+        raise ConfigurationError(
+            f"sort_fields must be a list of field names, got {sort_fields!r}; for example "
+            f"[{sort_fields!r}]"
+        )
     names = [n for n in read_fields if n in info.columns] if sort_fields is None else sort_fields
     result: dict[str, SortKey] = {}
     for name in names:

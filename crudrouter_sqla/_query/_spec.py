@@ -323,6 +323,11 @@ class Search:
 
 def build_search(info: ModelInfo, joins: Joins, search_fields: Sequence[str]) -> Search:
     """The search over text columns or to-one paths (``team.name``)."""
+    if isinstance(search_fields, str) or not isinstance(search_fields, Sequence):
+        raise ConfigurationError(
+            f"search_fields must be a list of field names, got {search_fields!r}; for example "
+            f"[{search_fields!r}]"
+        )
     columns: list[ColumnElement[Any]] = []
     needed: list[str] = []
     for name in search_fields:

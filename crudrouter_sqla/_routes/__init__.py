@@ -16,11 +16,11 @@ from ._items import (
     make_restore,
     make_update,
 )
-from ._limits import DEFAULT_MAX_BODY_SIZE, limited_route_class
+from ._limits import DEFAULT_MAX_BODY_DEPTH, DEFAULT_MAX_BODY_SIZE, limited_route_class
 from ._list import make_list
 from ._names import Names, snake
 from ._params import RESERVED, item_path
-from ._query_params import VALIDATION_ERROR, query_of
+from ._query_params import VALIDATION_ERROR, QueryAllowlist, query_of, refusing_unknown_query
 from ._resource import Endpoint, Resource
 from ._route_list import CRUDRoute, RouteList
 from ._serialize import Serializer, page_model
@@ -28,6 +28,7 @@ from ._session import session_dependency
 from ._transaction import own_transaction
 
 __all__ = [
+    "DEFAULT_MAX_BODY_DEPTH",
     "DEFAULT_MAX_BODY_SIZE",
     "BulkCount",
     "RESERVED",
@@ -35,6 +36,7 @@ __all__ = [
     "CRUDRoute",
     "Endpoint",
     "Names",
+    "QueryAllowlist",
     "Resource",
     "RouteList",
     "Serializer",
@@ -53,6 +55,7 @@ __all__ = [
     "own_transaction",
     "page_model",
     "query_of",
+    "refusing_unknown_query",
     "session_dependency",
     "snake",
 ]

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .._query import Clause, query_error
+from .._query import Clause, query_error, validation_error
 from ..core import ConstraintViolation, translate_error
 from ._execute import embed_options, execute, http_error, raise_db_error
 from ._items import before_write, check_own_references, split, stamped
@@ -145,13 +145,52 @@ async def _insert_rows(
     # One statement per batch of rows (SQLAlchemy's "insertmanyvalues"), compiled once.
     marks = [column.label(f"_t{i}") for i, column in enumerate(target)]
     statement = base.returning(*queries.returning, *marks)
-    written: list[Any] = list((await connection.execute(statement, rows)).all())
+    sent = rows
+    if mode != "error":
+        _refuse_repeated(target, rows)
+        # Concurrent upserts of overlapping keys lock their rows in one order, so they wait
+        # for each other instead of deadlocking.
+        sent = sorted(rows, key=lambda values: _sort_key(target, values))
+    written: list[Any] = list((await connection.execute(statement, sent)).all())
     if mode == "update" and where and len(written) < len(rows):
-        returned = {tuple(row._mapping[f"_t{i}"] for i in range(len(target))) for row in written}
+        returned = {_mark(target, row) for row in written}
         for index, values in enumerate(rows):
-            if tuple(values.get(column.key) for column in target) not in returned:
+            if _sent_key(target, values) not in returned:
                 raise _hidden_conflict(res, dialect, target, index)
+    if mode != "error" and all(_sent_key(target, values) is not None for values in rows):
+        position = {_sent_key(target, values): index for index, values in enumerate(rows)}
+        return sorted(written, key=lambda row: position.get(_mark(target, row), len(rows)))
     return _in_sent_order(res, rows, written)
+
+
+def _sent_key(target: list[Any], values: dict[str, Any]) -> tuple[Any, ...] | None:
+    key = tuple(values.get(column.key) for column in target)
+    return None if any(value is None for value in key) else key
+
+
+def _mark(target: list[Any], row: Any) -> tuple[Any, ...]:
+    return tuple(row._mapping[f"_t{i}"] for i in range(len(target)))
+
+
+def _sort_key(target: list[Any], values: dict[str, Any]) -> tuple[Any, ...]:
+    """Rows sorted by their conflict key (those without one last, in the order sent)."""
+    key = _sent_key(target, values)
+    return (1,) if key is None else (0, *((str(type(v)), v) for v in key))
+
+
+def _refuse_repeated(target: list[Any], rows: list[dict[str, Any]]) -> None:
+    """An upsert names each conflict key once: a second row with the same key would write the
+    row twice in one statement, which the database refuses. 422 naming both items."""
+    seen: dict[tuple[Any, ...], int] = {}
+    for index, values in enumerate(rows):
+        key = _sent_key(target, values)
+        if key is None:
+            continue
+        first = seen.setdefault(key, index)
+        if first != index:
+            names = ", ".join(column.key for column in target)
+            message = f"item {index} repeats the {names} of item {first}; send each row once"
+            raise validation_error(("body", index), message)
 
 
 async def _refuse_hidden(
@@ -281,7 +320,7 @@ def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[C
         {"deleted"} if res.soft is not None and res.expose_deleted else set()
     )
     for key in request.query_params:
-        if key not in allowed:
+        if key not in allowed and key not in res.ignored_query:
             raise query_error(key, f"unknown filter; allowed: {', '.join(sorted(allowed))}")
     query = query_model.parse(request).__dict__
     where: list[Clause] = []

@@ -11,6 +11,7 @@ model's JSON schema, as FastAPI would write them.
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +22,8 @@ from fastapi.openapi.utils import (
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from .._query._spec import model_query_names
+from .._query._spec import model_query_names, query_error
+from ._params import param
 from ._resource import Endpoint
 
 _REF_PREFIX = "#/$defs/"
@@ -122,3 +124,37 @@ def query_of(endpoint: Any) -> QueryModel | None:
     parameters (``openapi_extra``) and accepts their names."""
     query: QueryModel | None = getattr(endpoint, _ATTRIBUTE, None)
     return query
+
+
+class QueryAllowlist:
+    """The query parameters a route without a query model accepts: those its dependencies
+    declare and those the router lets through (``ignored_query_params``); filled in once the
+    route is built, when FastAPI has read its dependencies."""
+
+    __slots__ = ("names",)
+
+    def __init__(self) -> None:
+        self.names: frozenset[str] = frozenset()
+
+
+def refusing_unknown_query(endpoint: Endpoint, allowlist: QueryAllowlist) -> Endpoint:
+    """``endpoint`` answering 422 for a query parameter it does not take: an option the router
+    lacks (``?on_conflict=`` without upserts) or a misspelt one is refused, never ignored."""
+    signature = inspect.signature(endpoint)
+    wants_request = "request" in signature.parameters
+
+    async def route(**kwargs: Any) -> Any:
+        request: Request = kwargs["request"] if wants_request else kwargs.pop("request")
+        if request.scope.get("query_string"):
+            for name in request.query_params:
+                if name not in allowlist.names:
+                    allowed = ", ".join(sorted(allowlist.names)) or "none"
+                    raise query_error(name, f"unknown query parameter; allowed: {allowed}")
+        return await endpoint(**kwargs)
+
+    params = list(signature.parameters.values())
+    if not wants_request:
+        params = [param("request", Request), *params]
+    route.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    route.__name__ = route.__qualname__ = endpoint.__name__
+    return route

@@ -17,7 +17,15 @@ from ._references import check_references
 
 
 def check_relation_values(plan: WritePlan, relations: dict[str, Any]) -> None:
-    """Refuse (422) a list of keys that names a row twice, before anything is written."""
+    """Refuse (422) a list longer than the router's ``max_related``, and a list of keys that
+    names a row twice, before anything is written."""
+    for name, items in relations.items():
+        if items is not None and len(items) > plan.max_items:
+            message = (
+                f"{name} holds {len(items)} items; at most {plan.max_items} (max_related) "
+                "are written with one row"
+            )
+            raise body_error(name, message)
     for spec in plan.keys:
         ids = relations.get(spec.key)
         if not ids:

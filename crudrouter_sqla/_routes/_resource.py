@@ -57,6 +57,8 @@ class Resource:
     """The models whose rows the read schema embeds (at any depth)."""
     references: tuple[Reference, ...] = ()
     scoped_estimates: bool = False
+    ignored_query: frozenset[str] = frozenset()
+    """Query parameters every route accepts and ignores (``ignored_query_params``)."""
 
     def has_hook(self, name: str) -> bool:
         return name in self.hook_names
