@@ -57,8 +57,9 @@ class Page(BaseModel, Generic[T]):
 
 def check_limits(default_limit: int, max_limit: int) -> None:
     """Raise `ConfigurationError` unless ``1 <= default_limit <= max_limit``."""
-    check_positive("max_limit", max_limit)
-    check_positive("default_limit", default_limit)
+    for name, value in (("max_limit", max_limit), ("default_limit", default_limit)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigurationError(f"{name} must be an integer, got {value!r}")
     if max_limit < 1:
         raise ConfigurationError(f"max_limit must be at least 1, got {max_limit}")
     if not 1 <= default_limit <= max_limit:

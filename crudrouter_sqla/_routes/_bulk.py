@@ -321,7 +321,9 @@ def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[C
     )
     for key in request.query_params:
         if key not in allowed and key not in res.ignored_query:
-            raise query_error(key, f"unknown filter; allowed: {', '.join(sorted(allowed))}")
+            raise query_error(
+                key, f"unknown query parameter; allowed: {', '.join(sorted(allowed))}"
+            )
     query = query_model.parse(request).__dict__
     where: list[Clause] = []
     joins: list[str] = []

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .._model import WritePlan
 from .._query import Clause
 from ..errors import not_found
+from ._checks import checked_stamp
 from ._execute import (
     check_parent,
     embed_options,
@@ -70,11 +71,8 @@ def stamped(values: dict[str, Any], kwargs: dict[str, Any], res: Resource) -> di
     """The values with the router's stamp, the caller's tenant, and the parent key from the
     path, written over."""
     stamp = kwargs.get("stamp")
-    if stamp:
-        unknown = [key for key in stamp if key not in res.info.columns]
-        if unknown:
-            raise TypeError(f"stamp returned names that are not columns: {unknown}")
-        values.update(stamp)
+    if stamp is not None:
+        values.update(checked_stamp(res, res.info.resource, res.info.columns, stamp))
     if res.tenant_key is not None:
         values[res.tenant_key] = kwargs["tenant"]
     if res.parent is not None:

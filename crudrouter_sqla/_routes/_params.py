@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .._guard import Visibility
 from .._model import KeyPart
 from .._query import Clause, validation_error
+from ._checks import checked_scope
 from ._resource import Endpoint, Resource
 
 RESERVED = frozenset(
@@ -77,9 +78,10 @@ def seen_by(res: Resource, kwargs: dict[str, Any]) -> Visibility:
     """What this request may see (`Visibility`): built once per request."""
     seen: Visibility | None = kwargs.get(_SEEN)
     if seen is None:
-        seen = kwargs[_SEEN] = Visibility(
-            res.info.model, kwargs.get("scope"), res.tenancy, kwargs.get("tenant")
-        )
+        scope = kwargs.get("scope")
+        if scope is not None:
+            scope = checked_scope(res, res.info.resource, res.info.table, scope)
+        seen = kwargs[_SEEN] = Visibility(res.info.model, scope, res.tenancy, kwargs.get("tenant"))
     return seen
 
 
