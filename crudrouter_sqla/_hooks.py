@@ -26,12 +26,20 @@ class Hooks:
     endpoint does. Every method is async and gets the request's session:
 
     - ``before_*`` run before the write. ``values`` is the dict of column values about to be
-      written; change it in place to change what is written. Raise `fastapi.HTTPException` to
-      refuse: its status and detail reach the client and nothing is written.
+      written, with the relationship values the request sets beside them (key lists such as
+      ``values["tags"]``, child bodies); change it in place to change what is written (the
+      router's ``stamp``, tenant and parent key are written over it afterwards). Raise
+      `fastapi.HTTPException` to refuse: its status and detail reach the client and nothing
+      is written.
     - ``after_*`` run after the write, still inside the transaction: raising rolls it back.
       ``item`` is the written row as the read schema.
 
-    Bulk writes run the hooks once per row.
+    Hooks see only rows the request may see: the router's scope, tenancy and soft delete are
+    applied first, so a row outside them is a 404 before any hook runs. A bulk insert runs the
+    create hooks once per row. A bulk update or delete is one statement over every matching
+    row and runs no hooks, so a router refuses (`ConfigurationError`) a `Hooks` class that
+    defines the update or delete hooks together with ``bulk_update_route`` or
+    ``bulk_delete_route``.
 
     Example:
         ```python

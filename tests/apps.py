@@ -22,6 +22,14 @@ from tests.models import (
 )
 
 
+def app_with(db: Database, *routers: CRUDRouter) -> FastAPI:
+    """An app on ``db`` that includes ``routers``."""
+    app = FastAPI(lifespan=db.lifespan)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
 def heroes_app(db: Database, **hero_options: Any) -> FastAPI:
     """Teams, heroes, tags and gadgets, each one CRUDRouter on ``db``."""
     app = FastAPI(lifespan=db.lifespan)

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from crudrouter_sqla import ConfigurationError, CRUDRouter
 from crudrouter_sqla.core import Database
+from tests.apps import app_with
 from tests.relmodels import Base as RelBase
 from tests.relmodels import Hero, HeroWithPowers, HeroWithPowersCreate, Tag, TagRead
 from tests.shapemodels import Base, Item, ItemCreate, ItemRead, Setting, SettingRead
@@ -26,13 +26,6 @@ from tests.support.databases import database_with
 async def sdb(db_url: str) -> AsyncIterator[Database]:
     async with database_with(db_url, Base.metadata) as database:
         yield database
-
-
-def app_with(db: Database, *routers: CRUDRouter) -> FastAPI:
-    app = FastAPI(lifespan=db.lifespan)
-    for router in routers:
-        app.include_router(router)
-    return app
 
 
 def items(db: Database, **options: Any) -> CRUDRouter:

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, Header, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crudrouter_sqla import ConfigurationError, CRUDRouter, Hooks
 from crudrouter_sqla.core import Database
+from tests.apps import app_with
 from tests.shapemodels import (
     Base,
     Flag,
@@ -39,13 +40,6 @@ from tests.support.databases import database_with
 async def sdb(db_url: str) -> AsyncIterator[Database]:
     async with database_with(db_url, Base.metadata) as database:
         yield database
-
-
-def app_with(db: Database, *routers: CRUDRouter) -> FastAPI:
-    app = FastAPI(lifespan=db.lifespan)
-    for router in routers:
-        app.include_router(router)
-    return app
 
 
 async def count(db: Database, model: Any) -> int:

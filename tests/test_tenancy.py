@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crudrouter_sqla import ConfigurationError, CRUDRouter, Hooks, Tenancy
 from crudrouter_sqla.core import Database
+from tests.apps import app_with
 from tests.support.databases import database_with
 from tests.tenancymodels import (
     Base,
@@ -148,13 +149,6 @@ async def rows_of(db: Database, model: Any, **where: Any) -> list[Any]:
     async with db.open_session() as session:
         statement = select(model).filter_by(**where)
         return list((await session.scalars(statement)).all())
-
-
-def app_with(db: Database, *routers: CRUDRouter) -> FastAPI:
-    app = FastAPI(lifespan=db.lifespan)
-    for router in routers:
-        app.include_router(router)
-    return app
 
 
 # Routers over Project and Label always name their soft-delete column, and are built before the
