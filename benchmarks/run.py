@@ -52,6 +52,8 @@ ORDER = (
     "keyset_deep",
     "get_team",
     "list_team",
+    "get_tenant",
+    "list_tenant",
     "create",
     "bulk_create",
     "patch",
