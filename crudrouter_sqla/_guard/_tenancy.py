@@ -116,7 +116,8 @@ class Tenancy:
         current = self.current
         if self.postgres_setting is None or session is None:
 
-            def tenant(value: Annotated[Any, Depends(current)]) -> Any:
+            # Async, so FastAPI calls it inline rather than in its thread pool.
+            async def tenant(value: Annotated[Any, Depends(current)]) -> Any:
                 return _checked(value)
 
             built: Callable[..., Any] = tenant
