@@ -115,7 +115,6 @@ class Tenancy:
             return known
         current = self.current
         if self.postgres_setting is None or session is None:
-
             # Async, so FastAPI calls it inline rather than in its thread pool.
             async def tenant(value: Annotated[Any, Depends(current)]) -> Any:
                 return _checked(value)
