@@ -32,6 +32,9 @@ class Base(DeclarativeBase):
 
 class Team(Base):
     __tablename__ = "teams"
+    # SQLite would otherwise give a new row the key of the last one deleted, and a client
+    # still holding that key would reach the new row.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     headquarters: Mapped[str] = mapped_column(String(100))
@@ -53,6 +56,7 @@ class Tag(Base):
 
 class Hero(Base):
     __tablename__ = "heroes"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     secret_identity: Mapped[str] = mapped_column(String(100))

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, inspect
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    Column,
+    Float,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    inspect,
+)
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
 from sqlalchemy.types import TypeDecorator
@@ -18,6 +30,15 @@ _INT_BOUNDS: tuple[tuple[type[Any], int], ...] = (
     (BigInteger, 2**63 - 1),
     (Integer, 2**31 - 1),
 )
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The widest integers any of the databases stores (``BIGINT``)."""
+
+DOUBLE_MAX = decimal.Decimal("1.7976931348623157e308")
+"""The largest magnitude a double holds (``sys.float_info.max``, to its shortest spelling)."""
+
+SINGLE_MAX = decimal.Decimal("3.4028234e38")
+"""The largest magnitude a single-precision float (PostgreSQL ``real``) holds."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,35 @@ def column_bounds(column: Column[Any]) -> dict[str, Any]:
     if isinstance(col_type, String) and col_type.length:
         return {"max_length": col_type.length}
     return {}
+
+
+def number_bounds(column: Column[Any]) -> tuple[decimal.Decimal, decimal.Decimal] | None:
+    """The least and greatest number the column stores, on every database; None for a column
+    that holds no numbers.
+
+    Integers keep to their type's range. A ``Numeric(p, s)`` holds less than ``10**(p - s)`` in
+    magnitude (PostgreSQL and MySQL refuse more). SQLite keeps every ``Numeric`` and ``Float``
+    as a double, or as infinity when the value is larger, which no read can turn back into a
+    number; so no number may pass the double's range, and a ``REAL`` or a ``Float`` of at most
+    24 bits keeps to the single-precision range PostgreSQL gives it.
+    """
+    col_type = column.type
+    for sa_type, bound in _INT_BOUNDS:
+        if isinstance(col_type, sa_type):
+            return decimal.Decimal(-bound - 1), decimal.Decimal(bound)
+    if isinstance(col_type, REAL) or (
+        isinstance(col_type, Float) and col_type.precision is not None and col_type.precision <= 24
+    ):
+        return -SINGLE_MAX, SINGLE_MAX
+    if not isinstance(col_type, Numeric | Float):
+        return None
+    high = DOUBLE_MAX
+    if not isinstance(col_type, Float) and col_type.precision is not None:
+        # Numeric(10, 2): at most 99999999.99.
+        scale = col_type.scale or 0
+        one = decimal.Decimal(1)
+        high = min(high, one.scaleb(col_type.precision - scale) - one.scaleb(-scale))
+    return -high, high
 
 
 def python_type(column: Column[Any]) -> type[Any] | None:

@@ -8,6 +8,7 @@ its column (integer range, text length, no NUL in text) in the document as well.
 
 from __future__ import annotations
 
+import collections.abc
 import datetime
 import decimal
 import enum
@@ -19,12 +20,25 @@ from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import annotated_types
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, create_model
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainValidator,
+    StringConstraints,
+    WrapValidator,
+    create_model,
+)
 from pydantic.fields import FieldInfo
 from sqlalchemy import Column
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import MANYTOONE, Mapper, RelationshipProperty
+from sqlalchemy.types import TypeDecorator
 
 from ..errors import ConfigurationError
-from ._inspect import ModelInfo, column_bounds
+from ._inspect import ModelInfo, column_bounds, number_bounds, python_type
+from ._relations import embedded_schema
 from ._writes import WritePlan, build_write_plan
 
 _DERIVED: weakref.WeakSet[type[BaseModel]] = weakref.WeakSet()
@@ -34,7 +48,11 @@ NO_NUL = r"^[^\x00]*$"
 
 
 def check_read_schema(info: ModelInfo, schema: type[BaseModel]) -> None:
-    """Every field of the read schema must be an attribute of the model."""
+    """Every field of the read schema must be an attribute of the model, and every field that
+    reads a column, in the schema or in the schemas it embeds, must take every value the column
+    holds: ``None`` where the column is nullable, and values of the column's type. Otherwise
+    each read of a row holding such a value would fail, long after the router was built.
+    """
     _require_basemodel(schema, "schema")
     missing = [name for name in schema.model_fields if not hasattr(info.model, name)]
     if missing:
@@ -42,6 +60,188 @@ def check_read_schema(info: ModelInfo, schema: type[BaseModel]) -> None:
             f"{schema.__name__} has fields that {info.resource} lacks: {', '.join(missing)}; "
             f"remove them from the schema or add them to the model"
         )
+    _check_reads(sa_inspect(info.model), schema, set())
+
+
+# ----------------------------------------------------------------------------- read schemas
+
+_FAMILIES: tuple[tuple[type[Any], str], ...] = (
+    (bool, "boolean"),
+    (int, "number"),
+    (float, "number"),
+    (decimal.Decimal, "number"),
+    (str, "text"),
+    (datetime.datetime, "date"),
+    (datetime.date, "date"),
+    (datetime.time, "time"),
+    (datetime.timedelta, "interval"),
+    (uuid.UUID, "uuid"),
+    (bytes, "bytes"),
+)
+"""Kinds of values, as far as reading one kind into a field of another goes."""
+
+_READABLE = {
+    ("boolean", "number"),
+    ("number", "boolean"),  # 0 and 1
+    ("number", "date"),  # a Unix time
+    ("number", "time"),
+    ("number", "interval"),  # seconds
+    ("text", "date"),  # ISO 8601 text, as SQLite keeps dates
+    ("text", "time"),
+    ("text", "interval"),
+    ("text", "uuid"),
+    ("text", "bytes"),
+    ("bytes", "text"),
+}
+"""(column kind, field kind) pairs that Pydantic reads for the values such columns hold, besides
+each kind into itself."""
+
+_RESHAPING = (BeforeValidator, WrapValidator, PlainValidator)
+
+
+def _family(kind: type[Any]) -> str | None:
+    if issubclass(kind, enum.Enum):
+        return None  # an enum takes its members' values, of whatever type
+    return next((name for base, name in _FAMILIES if issubclass(kind, base)), None)
+
+
+def _members(annotation: Any) -> list[Any] | None:
+    """The types a field's annotation allows, besides None; None when it allows anything."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        found: list[Any] = []
+        for arg in typing.get_args(annotation):
+            members = _members(arg)
+            if members is None:
+                return None
+            found.extend(members)
+        return found
+    if annotation is Any or annotation is object:
+        return None
+    return [] if annotation is type(None) else [annotation]
+
+
+def _admits_none(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_admits_none(arg) for arg in typing.get_args(annotation))
+    return annotation in (None, type(None), Any, object) or isinstance(annotation, typing.TypeVar)
+
+
+def _shown(annotation: Any) -> str:
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
+
+
+def _column_type(column: Column[Any]) -> type[Any] | None:
+    """The type of the values a read gets from the column; None when it may be anything (JSON,
+    arrays, a type decorator that turns values into others)."""
+    col_type = column.type
+    if isinstance(col_type, TypeDecorator):
+        decorator = type(col_type)
+        if (
+            decorator.process_result_value is not TypeDecorator.process_result_value
+            or decorator.result_processor is not TypeDecorator.result_processor
+        ):
+            return None
+    kind = python_type(column)
+    return kind if kind is not None and _family(kind) is not None else None
+
+
+def _reshaped(schema: type[BaseModel], name: str, field: FieldInfo) -> bool:
+    """Whether a validator may turn the attribute into another value before its type sees it."""
+    if any(isinstance(item, _RESHAPING) for item in field.metadata):
+        return True
+    decorators = schema.__pydantic_decorators__
+    for validator in decorators.field_validators.values():
+        fields = validator.info.fields
+        if validator.info.mode != "after" and (name in fields or "*" in fields):
+            return True
+    return False
+
+
+def _check_column_read(
+    schema: type[BaseModel], name: str, field: FieldInfo, column: Column[Any]
+) -> None:
+    where = f"{schema.__name__}.{name}"
+    shown = _shown(field.annotation)
+    table_column = f"{column.table.name}.{column.name}" if column.table is not None else name
+    if column.nullable and not _admits_none(field.annotation):
+        raise ConfigurationError(
+            f"{where} is typed {shown}, but the column {table_column} it reads is nullable, and "
+            f"a row holding NULL there could not be read; type it as {shown} | None, or make "
+            f"the column NOT NULL (nullable=False)"
+        )
+    kind = _column_type(column)
+    members = _members(field.annotation)
+    if kind is None or members is None:
+        return
+    have = _family(kind)
+    for member in members:
+        if not isinstance(member, type):
+            return  # Literal, a generic, a type the kinds above do not cover: not judged
+        want = _family(member)
+        if want is None or want == have or (have, want) in _READABLE:
+            return
+    raise ConfigurationError(
+        f"{where} is typed {shown}, but the column {table_column} it reads holds "
+        f"{kind.__name__} values, which {shown} does not take; type it as {kind.__name__}"
+        + (" | None" if column.nullable else "")
+    )
+
+
+def _can_be_none(rel: RelationshipProperty[Any]) -> bool:
+    """Whether a to-one relationship may hold no row."""
+    if rel.direction is not MANYTOONE:
+        return True  # the other side of a one-to-one: a row may have no partner
+    return any(column.nullable for column in rel.local_columns)
+
+
+def _check_reads(
+    mapper: Mapper[Any], schema: type[BaseModel], seen: set[tuple[Any, type[BaseModel]]]
+) -> None:
+    """`check_read_schema`'s column checks, for a schema and the schemas it embeds."""
+    if (mapper, schema) in seen:
+        return
+    seen.add((mapper, schema))
+    decorators = schema.__pydantic_decorators__
+    if any(v.info.mode != "after" for v in decorators.model_validators.values()):
+        return  # a model validator may read the row in any way it likes
+    columns = {
+        prop.key: prop.columns[0]
+        for prop in mapper.column_attrs
+        if len(prop.columns) == 1 and isinstance(prop.columns[0], Column)
+    }
+    for name, field in schema.model_fields.items():
+        if field.alias not in (None, name) or field.validation_alias not in (None, name):
+            continue  # read from another attribute than the one the name says
+        if _reshaped(schema, name, field):
+            continue
+        if name in columns:
+            _check_column_read(schema, name, field, columns[name])
+            continue
+        rel = mapper.relationships.get(name)
+        found = embedded_schema(field.annotation) if rel is not None else None
+        if rel is None or found is None:
+            continue
+        nested, is_list = found
+        if (
+            not is_list
+            and not rel.uselist
+            and _can_be_none(rel)
+            and not _admits_none(field.annotation)
+        ):
+            raise ConfigurationError(
+                f"{schema.__name__}.{name} is typed {_shown(field.annotation)}, but a "
+                f"{mapper.class_.__name__} may have no {rel.mapper.class_.__name__} there; "
+                f"type it as {nested.__name__} | None"
+            )
+        _check_reads(rel.mapper, nested, seen)
 
 
 def check_write_schema(info: ModelInfo, schema: type[BaseModel], role: str) -> WritePlan:
@@ -186,7 +386,10 @@ def strict_json(schema: type[BaseModel]) -> type[BaseModel]:
         ```
     """
     _require_basemodel(schema, "strict_json")
-    fields = {key: _strict(field.annotation, field) for key, field in schema.model_fields.items()}
+    fields = {
+        key: _strict(_bounded_items(field.annotation), field)
+        for key, field in schema.model_fields.items()
+    }
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
         schema.__name__,
         __base__=schema,
@@ -198,27 +401,93 @@ def strict_json(schema: type[BaseModel]) -> type[BaseModel]:
     return model
 
 
+_NUMBERS: dict[type[Any], Callable[[decimal.Decimal], Any]] = {
+    int: int,
+    float: float,
+    decimal.Decimal: lambda bound: bound,
+}
+"""The number types a column's range applies to, and how a bound is written in each."""
+
+
 def _column_constraints(annotation: Any, column: Column[Any]) -> Any:
-    """The column's bounds on the scalar type of a field: integer range, text length, no NUL."""
-    bounds = column_bounds(column)
+    """The column's bounds on the scalar type of a field: the range of numbers it stores (no
+    infinity or NaN either), text length, no NUL."""
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
         args = tuple(_column_constraints(a, column) for a in typing.get_args(annotation))
         return typing.Union[args]  # noqa: UP007
     base = typing.get_args(annotation)[0] if origin is Annotated else annotation
-    if base is int and "ge" in bounds:
-        return Annotated[annotation, annotated_types.Interval(ge=bounds["ge"], le=bounds["le"])]
+    number = _NUMBERS.get(base)
+    limits = number_bounds(column) if number is not None else None
+    if number is not None and limits is not None:
+        low, high = (number(limit) for limit in limits)
+        interval = annotated_types.Interval(ge=low, le=high)
+        if base is int:  # an int is finite; AllowInfNan on one would hide the field's bounds
+            return Annotated[annotation, interval]
+        return Annotated[annotation, interval, AllowInfNan(False)]
+    if number is float:
+        return Annotated[annotation, AllowInfNan(False)]
     if base is str:
-        length = bounds.get("max_length")
+        length = column_bounds(column).get("max_length")
         return Annotated[annotation, StringConstraints(max_length=length, pattern=NO_NUL)]
     return annotation
+
+
+_SEQUENCES = (list, set, frozenset, tuple, collections.abc.Sequence)
+
+
+def _bounded_items(annotation: Any, column: Column[Any] | None = None) -> Any:
+    """A list type whose items keep to ``column``'s bounds (the key column of a to-many
+    relationship written as a list of keys), or, without a column, whose text items refuse NUL:
+    key lists and text in JSON, as every database can store them.
+
+    The item's own constraints come after the column's, so that they win where both say the
+    same (a pattern, a length).
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.Union[tuple(_bounded_items(a, column) for a in args)]  # noqa: UP007
+    if origin is Annotated:
+        return Annotated[(_bounded_items(args[0], column), *args[1:])]
+    if origin not in _SEQUENCES or not args:
+        return annotation
+    if origin is tuple:
+        if len(args) != 2 or args[1] is not Ellipsis:
+            return annotation
+        return tuple[_bounded_item(args[0], column), ...]  # type: ignore[misc]
+    return origin[_bounded_item(args[0], column)]
+
+
+def _bounded_item(item: Any, column: Column[Any] | None) -> Any:
+    base, own = item, ()
+    if typing.get_origin(item) is Annotated:
+        base, *rest = typing.get_args(item)
+        own = tuple(rest)
+    if column is not None:
+        bounded = _column_constraints(base, column)
+    elif base is str:
+        bounded = Annotated[str, StringConstraints(pattern=NO_NUL)]
+    else:
+        return item
+    return Annotated[(bounded, *own)] if own else bounded
+
+
+def _key_column(info: ModelInfo, key: str) -> Column[Any] | None:
+    """The key column of the related rows, for a field that names a to-many relationship."""
+    rel = info.relationships.get(key)
+    if rel is None or not rel.uselist:
+        return None
+    primary_key = rel.mapper.primary_key
+    column = primary_key[0] if len(primary_key) == 1 else None
+    return column if isinstance(column, Column) else None
 
 
 def _strict_field(field: FieldInfo, column: Column[Any] | None, **changes: Any) -> Any:
     annotation = field.annotation
     if column is not None:
         annotation = _column_constraints(annotation, column)
-    return _strict(annotation, field, **changes)
+    return _strict(_bounded_items(annotation), field, **changes)
 
 
 def _config(base: ConfigDict) -> ConfigDict:
@@ -270,9 +539,14 @@ def derive_update_schema(
             optional = FieldInfo.merge_field_infos(field, default=None, default_factory=None)
             fields[key] = (field.annotation, optional)
         else:
-            fields[key] = _strict_field(
-                field, info.columns.get(key), default=None, default_factory=None
-            )
+            column = info.columns.get(key)
+            related_key = None if column is not None else _key_column(info, key)
+            if related_key is not None:
+                # A list of the related rows' keys: each keeps to their key column's bounds.
+                annotation = _bounded_items(field.annotation, related_key)
+                fields[key] = _strict(annotation, field, default=None, default_factory=None)
+            else:
+                fields[key] = _strict_field(field, column, default=None, default_factory=None)
     model: type[BaseModel] = create_model(
         name,
         __config__=_config(create_schema.model_config),

@@ -11,21 +11,29 @@ resource, behind a 16-byte tag. Nothing in it depends on the process that made i
   values are bound parameters, never SQL.
 - With ``cursor_secret`` the tag is an HMAC-SHA256 under that key, for apps that want cursors
   only they can mint (every process of the app must then share the key).
+
+Since anyone can write a cursor that passes the checksum, its values are held to what a column
+can hold before they reach a statement: integers within the bounds the caller gives (64-bit
+without them), finite numbers, text without NUL. A value beyond them names no row, so the
+cursor names no page.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from .._model import adapter_for
+from .._model._inspect import DOUBLE_MAX, INT64_MAX, INT64_MIN
 from ..errors import ConfigurationError
 
 _TAG_BYTES = 16
@@ -78,9 +86,24 @@ class CursorCodec:
         payload = json.dumps([self.resource, sort, dumped], separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(self._tag(payload) + payload).decode().rstrip("=")
 
-    def decode(self, cursor: str, sort: str, types: Sequence[type[Any]]) -> list[Any]:
-        """The sort key values in a cursor; `CursorError` if it is malformed, altered, or made
-        for another resource or sort."""
+    def decode(
+        self,
+        cursor: str,
+        sort: str,
+        types: Sequence[type[Any]],
+        bounds: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[Any]:
+        """The sort key values in a cursor; `CursorError` if it is malformed, altered, made
+        for another resource or sort, or holds a value no sort key column can hold.
+
+        Args:
+            cursor: the cursor the client sent.
+            sort: the sort of the request, as the cursor was made for it.
+            types: the Python type of each sort key.
+            bounds: for each sort key, the bounds of its column (``ge`` and ``le`` for
+                integers, as `column_bounds` gives them), or None where there are none; without
+                them, integers must fit in 64 bits.
+        """
         if len(cursor) > MAX_CURSOR_LENGTH:
             raise CursorError("cursor is too long")
         try:
@@ -103,13 +126,36 @@ class CursorCodec:
             )
         if not isinstance(values, list) or len(values) != len(types):
             raise CursorError("cursor is malformed")
+        if bounds is not None and len(bounds) != len(types):
+            raise ValueError(f"{len(types)} sort keys, but bounds for {len(bounds)}")
         try:
-            return [
+            decoded = [
                 None if v is None else adapter_for(t).validate_python(v, strict=False)
                 for v, t in zip(values, types, strict=True)
             ]
         except (ValidationError, TypeError, ValueError):
             raise CursorError("cursor is malformed") from None
+        for index, value in enumerate(decoded):
+            if not _storable(value, None if bounds is None else bounds[index]):
+                raise CursorError("cursor holds a value beyond its sort key's column")
+        return decoded
+
+
+def _storable(value: Any, bounds: Mapping[str, Any] | None) -> bool:
+    """Whether a decoded value is one a column could hold, so that the statement can bind it."""
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        low = INT64_MIN if bounds is None else bounds.get("ge", INT64_MIN)
+        high = INT64_MAX if bounds is None else bounds.get("le", INT64_MAX)
+        return bool(low <= value <= high)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite() and abs(value) <= DOUBLE_MAX
+    if isinstance(value, str):
+        return "\x00" not in value
+    return True
 
 
 def _shown_secret(secret: object) -> str:

@@ -16,9 +16,9 @@ from typing import Any, Literal
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import Column, ColumnElement, and_, or_, true
 
-from .._model import Joins, ModelInfo, Restriction, adapter_for, python_type
+from .._model import Joins, ModelInfo, Restriction, adapter_for, column_bounds, python_type
 from ..errors import ConfigurationError
 from ._cursor import CursorCodec, CursorError
 from ._filters import (
@@ -243,7 +243,15 @@ class ListSpec:
         route reads those from the cursor's row); 404 when it names no page of this list (a
         cursor names a position the server handed out, as an id names a row)."""
         try:
-            return self.codec.decode(cursor, sort.spelling, [k.value_type for k in sort.keys])
+            return self.codec.decode(
+                cursor,
+                sort.spelling,
+                [k.value_type for k in sort.keys],
+                [
+                    column_bounds(k.column) if isinstance(k.column, Column) else None
+                    for k in sort.keys
+                ],
+            )
         except CursorError as exc:
             raise cursor_not_found(str(exc)) from None
 

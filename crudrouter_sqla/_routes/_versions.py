@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Header, HTTPException
 from pydantic import ValidationError
 
-from .._model import adapter_for
+from .._model import adapter_for, column_bounds
 from ._resource import Resource
 
 MAX_IF_MATCH = 1000
@@ -70,6 +70,7 @@ def parse_if_match(res: Resource, value: str | None) -> IfMatch:
     if value.strip() == "*":
         return UNCONDITIONAL
     adapter = adapter_for(column.type.python_type)
+    bounds = column_bounds(column)
     versions = []
     for tag in value.split(","):
         tag = tag.strip()
@@ -77,7 +78,18 @@ def parse_if_match(res: Resource, value: str | None) -> IfMatch:
         if len(tag) < 2 or not (tag.startswith('"') and tag.endswith('"')):
             continue
         try:
-            versions.append(adapter.validate_python(tag[1:-1], strict=False))
+            version = adapter.validate_python(tag[1:-1], strict=False)
         except ValidationError:
             continue
+        # Nor can a version the column cannot hold: compared in the statement, it would be a
+        # database error rather than the 412 of a stale tag.
+        if _holds(bounds, version):
+            versions.append(version)
     return IfMatch(versions)
+
+
+def _holds(bounds: dict[str, Any], version: Any) -> bool:
+    """Whether a version column with these bounds can hold the version."""
+    if isinstance(version, int):
+        return bool(bounds.get("ge", version) <= version <= bounds.get("le", version))
+    return not (isinstance(version, str) and "\x00" in version)

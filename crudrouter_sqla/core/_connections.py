@@ -2,6 +2,7 @@
 dropping closed or timed-out connections from the pool, and PgBouncer's transaction mode."""
 
 import math
+import re
 import time
 import uuid
 from contextlib import suppress
@@ -56,6 +57,31 @@ def postgresql_timeout(url: URL, milliseconds: int, engine_kwargs: dict[str, Any
             "statement_timeout supports the asyncpg and psycopg drivers of PostgreSQL, and "
             f"SQLite; got {url.drivername}"
         )
+    engine_kwargs["connect_args"] = connect_args
+
+
+def jit_off(url: URL, engine_kwargs: dict[str, Any]) -> None:
+    """Turn PostgreSQL's JIT compilation off on each connection, unless ``connect_args``
+    already sets ``jit``.
+
+    The planner compiles a statement to machine code once its estimated cost passes
+    ``jit_above_cost``. Estimates grow with the number of conditions, not with the rows: a
+    query string of nested groups over to-many paths (each an ``EXISTS``) on a table of 30 rows
+    made PostgreSQL spend seconds of CPU compiling for a statement that runs in milliseconds.
+    The statements the routes make are short-lived, where compiling never pays off.
+    """
+    driver = url.get_driver_name()
+    connect_args = dict(engine_kwargs.get("connect_args", {}))
+    if driver == "asyncpg":
+        settings = dict(connect_args.get("server_settings", {}))
+        settings.setdefault("jit", "off")
+        connect_args["server_settings"] = settings
+    elif driver == "psycopg":
+        options = str(connect_args.get("options", ""))
+        if not re.search(r"jit\s*=", options):
+            connect_args["options"] = f"{options} -c jit=off".strip()
+    else:
+        return
     engine_kwargs["connect_args"] = connect_args
 
 

@@ -28,6 +28,7 @@ from ._connections import (
     client_timeouts,
     discard_closed_connection,
     drop_timed_out_connection,
+    jit_off,
     pgbouncer_settings,
     pool_defaults,
     positive_seconds,
@@ -107,7 +108,8 @@ class Database:
             ``statement_timeout + 1`` when that is longer; None: wait forever.
         pgbouncer: the server is PgBouncer in transaction pooling mode: asyncpg then keeps no
             prepared statements between transactions. PgBouncer refuses
-            ``statement_timeout`` as a connection setting; set it on the role instead.
+            ``statement_timeout`` and ``jit`` as connection settings; set them on the role
+            instead.
         **engine_kwargs: passed to `sqlalchemy.ext.asyncio.create_async_engine`, such as
             ``pool_size`` (connections kept open; PostgreSQL serves as many requests at once as
             the pool has connections), ``pool_timeout`` (seconds to wait for a pooled
@@ -116,6 +118,11 @@ class Database:
             opens no more (SQLAlchemy's own default keeps 5 and opens and closes up to 10 more
             under load). Any ``poolclass`` the driver allows works (``NullPool``,
             ``StaticPool``...): defaults go only to a pool that takes them.
+
+    On PostgreSQL (asyncpg or psycopg) each connection sets ``jit = off``: compiling
+    statements to machine code costs seconds of server CPU for a long query string and never
+    pays off for the routes' short statements. Set ``jit`` in ``connect_args`` (asyncpg:
+    ``{"server_settings": {"jit": "on"}}``, psycopg: ``{"options": "-c jit=on"}``) to keep it.
 
     Connections the server closed (a restart, a failover, an idle timeout) are dropped from the
     pool when they are next checked out, without a round trip; a request that meets a lost
@@ -201,6 +208,9 @@ class Database:
                     "and leave statement_timeout out"
                 )
             pgbouncer_settings(self.url, engine_kwargs)
+        if backend == "postgresql" and not pgbouncer:
+            # PgBouncer refuses startup parameters it does not know; set jit on the role there.
+            jit_off(self.url, engine_kwargs)
         if timeout_ms is not None and backend == "postgresql":
             postgresql_timeout(self.url, timeout_ms, engine_kwargs)
         elif timeout_ms is not None and backend not in ("sqlite", "mysql", "mariadb"):
