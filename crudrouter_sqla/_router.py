@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 from pydantic import BaseModel
 from sqlalchemy import UniqueConstraint
+from starlette.routing import Match
+from starlette.types import Scope
 
 from . import _routes as routes
 from ._guard import Tenancy, check_soft_delete, declare_soft_delete, soft_delete_of
@@ -275,9 +277,8 @@ class CRUDRouter(APIRouter):
         if tenancy is not None and not isinstance(tenancy, Tenancy):
             raise ConfigurationError(f"tenancy must be a Tenancy, got {tenancy!r}")
         soft = _soft_delete(info, soft_delete)
-        tenant_key = None
-        if tenancy is not None and tenancy.column_of(model) is not None:
-            tenant_key = tenancy.column
+        tenant_column = None if tenancy is None else tenancy.column_of(model)
+        tenant_key = None if tenancy is None or tenant_column is None else tenancy.column
         _refuse_bulk_hooks(hooks, bulk_update_route, bulk_delete_route)
         if upsert and info.pk_generated:
             raise ConfigurationError(
@@ -343,6 +344,7 @@ class CRUDRouter(APIRouter):
             **kwargs,
         )
         self.routes: RouteList = RouteList(self.routes)
+        self._static_prefix = self.prefix.partition("{")[0]
         self.model = model
         self.schema = schema
         self.create_schema = create_schema
@@ -368,7 +370,7 @@ class CRUDRouter(APIRouter):
         )
         self.resource = routes.Resource(
             info=info,
-            queries=Queries(info, read_fields, embeds, joins, soft),
+            queries=Queries(info, read_fields, embeds, joins, soft, tenant_column),
             serializer=Serializer(schema),
             create_schema=create_schema,
             replace_schema=derive_replace_schema(info, create_schema, self.names.schema("Replace")),
@@ -509,6 +511,14 @@ class CRUDRouter(APIRouter):
                 assert query is not None
                 res.listing.allowed_params = allowed | query.names | res.ignored_query
                 res.listing.repeatable_params = repeatable | query.repeatable
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Whether a request is for one of this router's routes. A path without the prefix's
+        leading static part is refused at once, so an app of many routers does not try every
+        route of each router in turn."""
+        if self._static_prefix and self._static_prefix not in scope.get("path", ""):
+            return Match.NONE, {}
+        return super().matches(scope)
 
     def _operation_id(self, route: Any) -> str:
         """The operation id of a route (FastAPI calls this for each route, and again with the

@@ -3,11 +3,11 @@ expressions (a ``stamp`` may give one) get a statement of their own. Both write 
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from crudrouter_sqla._model import inspect_model
 from crudrouter_sqla._query import Queries
-from tests.models import Hero
+from tests.models import Hero, Team
 
 
 def _queries() -> Queries:
@@ -51,3 +51,45 @@ async def test_both_statements_write_the_row(db):
         assert (await connection.execute(statement, params)).one().age == 42
         statement, params = queries.update(hero_id + 100, {"age": 1})
         assert (await connection.execute(statement, params)).first() is None
+
+
+def test_tenant_reads_reuse_one_statement():
+    """A tenant's ``team_id == value`` becomes a parameter of statements built with the router:
+    every tenant's reads share one statement, and other conditions keep their own."""
+    queries = Queries(
+        inspect_model(Hero),
+        ["id", "name", "secret_name", "age", "team_id"],
+        tenant=Hero.__table__.c.team_id,
+    )
+    team_id = Hero.__table__.c.team_id
+    first, params = queries.one(7, [team_id == 1])
+    second, other = queries.one(8, [team_id == 2])
+    assert first is second
+    assert params is not None and other is not None
+    assert set(params.values()) == {7, 1} and set(other.values()) == {8, 2}
+    mixed, none = queries.one(7, [team_id == 1, Hero.age > 3])
+    assert mixed is not first and none is None
+    count, count_params = queries.count([team_id == 3])
+    assert count is queries.count([team_id == 4])[0] and count_params is not None
+    assert list(count_params.values()) == [3]
+
+
+async def test_tenant_statements_read_only_the_tenants_rows(db):
+    team_id = Hero.__table__.c.team_id
+    queries = Queries(inspect_model(Hero), ["id", "name"], tenant=team_id)
+    async with db.open_session() as session:
+        connection = await session.connection()
+        await connection.execute(
+            insert(Team), [{"id": i, "name": n, "headquarters": n} for i, n in ((1, "A"), (2, "B"))]
+        )
+        for name, team in (("Batman", 1), ("Robin", 1), ("Flash", 2)):
+            statement, params = queries.insert({"name": name, "secret_name": name, "team_id": team})
+            await connection.execute(statement, params)
+        flash = await connection.scalar(select(Hero.id).where(Hero.name == "Flash"))
+        for team, found in ((1, None), (2, "Flash")):
+            statement, params = queries.one(flash, [team_id == team])
+            row = (await connection.execute(statement, params)).first()
+            assert (row and row.name) == found
+        for team, total in ((1, 2), (2, 1), (3, 0)):
+            statement, params = queries.count([team_id == team])
+            assert (await connection.execute(statement, params)).scalar_one() == total

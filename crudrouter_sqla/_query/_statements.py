@@ -5,11 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ClauseElement, Integer, Select, bindparam, delete, func, insert, select
+from sqlalchemy import (
+    BinaryExpression,
+    BindParameter,
+    ClauseElement,
+    Column,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.dml import (
     Delete,
     Insert,
@@ -29,6 +42,8 @@ _SELECT_KEY = "key"
 """Names of the key parameters of the prebuilt SELECT of one row."""
 _UPDATE_KEY = "crudrouter_sqla_key"
 """Names of the key parameters of the prebuilt UPDATE (apart from any column's name)."""
+_TENANT = "crudrouter_sqla_tenant"
+"""Name of the tenant parameter of the prebuilt statements of a router with a tenancy."""
 
 
 class Queries:
@@ -39,6 +54,11 @@ class Queries:
     relationships loaded eagerly (a join for to-one, one ``SELECT ... IN`` per collection) and
     every other relationship lazily. ``where`` arguments carry the router's scope (the caller's
     rows only); ``joins`` name the to-one relationship paths a request's conditions use.
+
+    With ``tenant`` (the model's tenant column under the router's tenancy), the one-row, page
+    and count statements are also built with ``tenant = :tenant``: a request's
+    ``tenant == value`` condition becomes that parameter, so the statement and its compiled
+    form are reused rather than built for every request.
     """
 
     def __init__(
@@ -48,8 +68,10 @@ class Queries:
         embeds: Sequence[Embed] = (),
         joins: Joins | None = None,
         soft: SoftDelete | None = None,
+        tenant: Column[Any] | None = None,
     ) -> None:
         self.info = info
+        self.tenant = tenant
         self.pk = info.pk_column
         self.key_columns = [part.column for part in info.key]
         self.soft = soft
@@ -77,12 +99,16 @@ class Queries:
         # Built once: its compiled form and cache key are reused by every request.
         self._one_by_key = self._select.where(*self._by_key_param(_SELECT_KEY), *self._alive)
         self._count: Select[Any] = select(func.count()).select_from(info.table)
+        in_tenant = [] if tenant is None else [tenant == bindparam(_TENANT)]
+        self._in_tenant = in_tenant
+        self._one_in_tenant = self._one_by_key.where(*in_tenant)
+        self._count_in_tenant = self._count.where(*in_tenant)
         self._insert = insert(info.table).returning(*self._returning)
         by_key = self._by_key_param(_UPDATE_KEY)
         self._update = (
             sa_update(info.table).where(*by_key, *self._alive).returning(*self._returning)
         )
-        self._pages: dict[tuple[str, Sequence[str] | None, bool], Any] = {}
+        self._pages: dict[tuple[str, Sequence[str] | None, bool, bool], Any] = {}
 
     def by_key(self, ident: Any) -> list[Clause]:
         """The conditions that pick a row by its key (a tuple for a composite key)."""
@@ -106,12 +132,34 @@ class Queries:
         """Select one live row (or ORM object; with ``alive=False`` also a soft-deleted one) by
         primary key: the statement and its parameters. ``options`` keep embedded rows the
         request may not see out (`Visibility.loader_options`)."""
-        if where or not alive:
+        rest, tenant = self._tenant_of(where)
+        if rest or not alive:
             live = self._alive if alive else []
             statement = self._select.where(*self.by_key(item_id), *where, *live)
             return (statement.options(*options) if options else statement), None
-        statement = self._one_by_key.options(*options) if options else self._one_by_key
-        return statement, self._key_params(item_id, _SELECT_KEY)
+        params = self._key_params(item_id, _SELECT_KEY)
+        prebuilt = self._one_by_key
+        if tenant is not _NO_TENANT:
+            prebuilt = self._one_in_tenant
+            params[_TENANT] = tenant
+        return (prebuilt.options(*options) if options else prebuilt), params
+
+    def _tenant_of(self, where: Sequence[Clause]) -> tuple[Sequence[Clause], Any]:
+        """``where`` without its ``tenant == value`` condition, and that value (`_NO_TENANT`
+        when there is none), so a prebuilt statement can take the value as a parameter."""
+        tenant = self.tenant
+        if tenant is None:
+            return where, _NO_TENANT
+        for i, clause in enumerate(where):
+            if (
+                isinstance(clause, BinaryExpression)
+                and clause.left is tenant
+                and clause.operator is operators.eq
+                and isinstance(clause.right, BindParameter)
+                and clause.right.callable is None
+            ):
+                return [*where[:i], *where[i + 1 :]], clause.right.value
+        return where, _NO_TENANT
 
     def _by_key_param(self, prefix: str) -> list[Clause]:
         """The conditions that pick a row by the key given as parameters (`_key_params`)."""
@@ -157,10 +205,14 @@ class Queries:
         for each sort and field set is built once; a request adds only its own conditions, the
         joins its paths need (crossing only related rows ``seen`` shows) and ``options``.
         """
-        key = (sort.spelling, fields, offset > 0)
+        where, tenant = self._tenant_of(where)
+        in_tenant = tenant is not _NO_TENANT
+        key = (sort.spelling, fields, offset > 0, in_tenant)
         statement = self._pages.get(key)
         if statement is None:
             statement = self._build_page(fields, sort, offset > 0)
+            if in_tenant:
+                statement = statement.where(*self._in_tenant)
             if len(self._pages) < _MAX_CACHED:
                 self._pages[key] = statement
         needed = {*joins, *sort.joins}
@@ -170,7 +222,10 @@ class Queries:
             statement = statement.where(*where)
         if options and self.page_is_orm(fields):
             statement = statement.options(*options)
-        return statement, {"page_limit": limit + 1, "page_offset": offset}
+        params: dict[str, Any] = {"page_limit": limit + 1, "page_offset": offset}
+        if in_tenant:
+            params[_TENANT] = tenant
+        return statement, params
 
     def _build_page(self, fields: Sequence[str] | None, sort: Sort, offset: bool) -> Select[Any]:
         columns = self.info.columns
@@ -200,10 +255,14 @@ class Queries:
 
     def count(
         self, where: Sequence[Clause], joins: Sequence[str] = (), seen: Restriction | None = None
-    ) -> Select[Any]:
-        """Count the rows that match ``where``."""
-        statement = self.joins.apply(self._count, joins, seen) if joins else self._count
-        return statement.where(*where) if where else statement
+    ) -> tuple[Select[Any], dict[str, Any] | None]:
+        """Count the rows that match ``where``: the statement and its parameters."""
+        where, tenant = self._tenant_of(where)
+        base, params = self._count, None
+        if tenant is not _NO_TENANT:
+            base, params = self._count_in_tenant, {_TENANT: tenant}
+        statement = self.joins.apply(base, joins, seen) if joins else base
+        return (statement.where(*where) if where else statement), params
 
     def _row(self, values: dict[str, Any]) -> dict[Any, Any]:
         return {self.info.columns[key]: value for key, value in values.items()}
@@ -325,6 +384,10 @@ class Queries:
         conditions = [*self.by_key(item_id), *where, self.soft.deleted()]
         statement = sa_update(self.info.table).where(*conditions)
         return statement.values({self.soft.column: self.soft.clear()})
+
+
+_NO_TENANT: Any = object()
+"""`Queries._tenant_of` found no tenant condition."""
 
 
 def _dialect_insert(dialect: str) -> Any:

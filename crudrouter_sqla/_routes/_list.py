@@ -253,7 +253,8 @@ async def _count(
             return estimate
         # Small estimates are the least reliable (a fresh table has no statistics) and an
         # exact count of so few rows is cheap, as PostgREST does.
-    result: int = (await execute(session, res.queries.count(where, joins, seen))).scalar_one()
+    statement, params = res.queries.count(where, joins, seen)
+    result: int = (await execute(session, statement, params=params)).scalar_one()
     return result
 
 
