@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -476,7 +477,7 @@ class CRUDRouter(APIRouter):
                     f"{spec.switch} must be True, False or a list of dependencies, got {setting!r}"
                 )
             verb = spec.switch.removesuffix("_route")
-            name = f"{verb}_{table}"
+            name = self.names.operation_id(verb)
             self._operations[name] = (verb, self.prefix + spec.path)
             endpoint = spec.factory(res, name)
             query = routes.query_of(endpoint)
@@ -522,13 +523,45 @@ class CRUDRouter(APIRouter):
 
     def _operation_id(self, route: Any) -> str:
         """The operation id of a route (FastAPI calls this for each route, and again with the
-        full path for each place the router is included)."""
+        full path for each place the router is included).
+
+        A prefix the router is included under stays out of the id unless an operation of the
+        same app (another router, or this one included elsewhere) took the id first."""
         known = self._operations.get(route.name)
         path: str = route.path
         if known is None or not path.endswith(known[1]):
             return generate_unique_id(route)
         verb, own_path = known
-        return self.names.operation_id(verb, path[: len(path) - len(own_path)])
+        outer = path[: len(path) - len(own_path)]
+        plain = self.names.operation_id(verb)
+        holders = _claims(getattr(route, "dependency_overrides_provider", None), plain)
+        if holders is None:
+            return plain
+        if not any(router is self and prefix == outer for router, prefix in holders):
+            holders.append((self, outer))
+        first, first_prefix = holders[0]
+        if first is self and first_prefix == outer:
+            return plain
+        return self.names.operation_id(verb, outer)
+
+
+_CLAIMED: weakref.WeakKeyDictionary[Any, dict[str, list[tuple[CRUDRouter, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per app, the routers (and the prefixes they are included under) that asked for each
+operation id, first first."""
+
+
+def _claims(app: Any, operation_id: str) -> list[tuple[CRUDRouter, str]] | None:
+    """Who asked for ``operation_id`` in ``app`` (FastAPI gives each route it includes the app
+    as its ``dependency_overrides_provider``); None when the route belongs to no app yet."""
+    if app is None:
+        return None
+    try:
+        by_id = _CLAIMED.setdefault(app, {})
+    except TypeError:  # an object that cannot be weakly referenced
+        return None
+    return by_id.setdefault(operation_id, [])
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import jsonschema_rs
 import pytest
-from fastapi import FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, ConfigDict
 
 from crudrouter_sqla import CRUDRouter, strict_json
@@ -125,6 +125,39 @@ def test_operation_ids_read_well_and_names_are_unique_across_routers():
     # Each router's POST body is its own schema.
     post = document["paths"]["/hero-cards"]["post"]["requestBody"]["content"]
     assert post["application/json"]["schema"]["$ref"].endswith("/HeroCardsCreate")
+
+
+def test_an_outer_prefix_stays_out_of_operation_ids_unless_they_would_collide():
+    app = FastAPI()
+    api = APIRouter(prefix="/api/v1")
+    router = CRUDRouter(Hero, HeroRead, bulk_create_route=True, bulk_delete_route=True)
+    api.include_router(router)
+    app.include_router(api)
+    # The same router again elsewhere, and another router with the same names.
+    app.include_router(router, prefix="/v2")
+    app.include_router(CRUDRouter(Hero, HeroRead), prefix="/v3")
+    ids = {
+        (method, path): operation["operationId"]
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    }
+    assert len(set(ids.values())) == len(ids), sorted(ids.values())
+    assert ids[("get", "/api/v1/heroes")] == "list_heroes"
+    assert ids[("get", "/api/v1/heroes/{item_id}")] == "get_hero"
+    assert ids[("post", "/api/v1/heroes/bulk")] == "bulk_create_hero"
+    assert ids[("delete", "/api/v1/heroes")] == "bulk_delete_hero"
+    assert ids[("get", "/v2/heroes")] == "list_v2_heroes"
+    assert ids[("post", "/v2/heroes/bulk")] == "bulk_create_v2_hero"
+    assert ids[("get", "/v3/heroes/{item_id}")] == "get_v3_hero"
+    # Route names are the operation ids without an outer prefix: singular for one row.
+    names = {getattr(route, "name", None) for route in router.routes}
+    assert {"list_heroes", "get_hero", "create_hero", "bulk_create_hero"} <= names
+    url = app.url_path_for("get_hero", item_id="7")
+    assert url == "/api/v1/heroes/7"
+    # A fresh app names the same router's operations afresh.
+    other = FastAPI()
+    other.include_router(router, prefix="/v2")
+    assert other.openapi()["paths"]["/v2/heroes"]["get"]["operationId"] == "list_heroes"
 
 
 async def test_fields_pages_fit_the_documented_page(db, client_for):

@@ -10,10 +10,11 @@ differ between the routers of one app:
 - the collection name is the table name with the default prefix, the item name otherwise;
 - a nested router puts its parent's item name first (``team_hero``, ``team_heroes``).
 
-Operation ids are ``list_{collection}``, ``get_{item}``, ``create_{item}``,
-``replace_{item}``, ``update_{item}`` and ``delete_{item}``, with the static segments of a
-prefix the router is included under after the verb (``list_v2_heroes``); derived schemas are
-the item name in CamelCase plus ``Create``, ``Update``, ``Page`` or ``Fields``.
+Operation ids (and route names) are ``list_{collection}``, ``get_{item}``, ``create_{item}``,
+``replace_{item}``, ``update_{item}``, ``delete_{item}``, ``bulk_create_{item}``...; a prefix
+the router is included under (``/api/v1``) stays out of them unless two operations of one app
+would share an id, and then its static segments follow the verb (``list_v2_heroes``); derived
+schemas are the item name in CamelCase plus ``Create``, ``Update``, ``Page`` or ``Fields``.
 """
 
 from __future__ import annotations
@@ -58,14 +59,14 @@ class Names:
         return cls(item, collection)
 
     def operation_id(self, verb: str, outer_prefix: str = "") -> str:
-        """``list_heroes``, ``get_hero``, ...; a router included under a prefix of its own
-        (``app.include_router(router, prefix="/v2")``) puts it first: ``list_v2_heroes``."""
-        name = f"list_{self.collection}" if verb == "list" else f"{verb}_{self.item}"
+        """``list_heroes``, ``get_hero``, ``bulk_create_hero``...; with ``outer_prefix`` (a
+        prefix the router is included under, kept only where two operations of an app would
+        otherwise share a name) its static segments follow the verb: ``list_v2_heroes``."""
+        rest = self.collection if verb == "list" else self.item
         segments = [s for s in _PARAM.sub("", outer_prefix).split("/") if s]
         if segments:
-            verb, _, rest = name.partition("_")
-            name = f"{verb}_{snake('_'.join(segments))}_{rest}"
-        return name
+            rest = f"{snake('_'.join(segments))}_{rest}"
+        return f"{verb}_{rest}"
 
     def schema(self, suffix: str) -> str:
         """``HeroCreate``, ``HeroPage``, ..."""
