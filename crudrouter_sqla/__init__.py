@@ -2,7 +2,7 @@
 
 from ._guard import Tenancy
 from ._hooks import Hooks
-from ._model import strict_json
+from ._model import strict_json, write_schema
 from ._paginate import Paginate, Paginator, new_pagination
 from ._query import Page
 from ._router import CRUDRouter, RouteSwitch
@@ -34,6 +34,7 @@ __all__ = [
     "Tenancy",
     "new_pagination",
     "strict_json",
+    "write_schema",
 ]
 
 __version__ = "0.1.0"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from .errors import ConfigurationError
 
 HOOK_NAMES = (
     "before_create",
@@ -15,6 +18,16 @@ HOOK_NAMES = (
     "before_delete",
     "after_delete",
 )
+
+# The arguments the routes pass to each hook, positionally and after ``self``.
+_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "before_create": ("session: AsyncSession", "values: dict[str, Any]"),
+    "after_create": ("session: AsyncSession", "item: BaseModel"),
+    "before_update": ("session: AsyncSession", "item_id: Any", "values: dict[str, Any]"),
+    "after_update": ("session: AsyncSession", "item: BaseModel"),
+    "before_delete": ("session: AsyncSession", "item_id: Any"),
+    "after_delete": ("session: AsyncSession", "item_id: Any"),
+}
 
 
 class Hooks:
@@ -39,7 +52,9 @@ class Hooks:
     create hooks once per row. A bulk update or delete is one statement over every matching
     row and runs no hooks, so a router refuses (`ConfigurationError`) a `Hooks` class that
     defines the update or delete hooks together with ``bulk_update_route`` or
-    ``bulk_delete_route``.
+    ``bulk_delete_route``. A hook the routes could not call (not ``async def``, or unable to
+    take the arguments below) is a `ConfigurationError` when the router is built, naming the
+    hook and the signature the routes call it with.
 
     Example:
         ```python
@@ -97,3 +112,42 @@ def overridden(hooks: type[Hooks] | None) -> frozenset[str]:
     return frozenset(
         name for name in HOOK_NAMES if getattr(hooks, name) is not getattr(Hooks, name)
     )
+
+
+def check_hooks(hooks: type[Hooks] | None) -> None:
+    """Refuse, when the router is built, a hook the routes could not call: one that is not
+    async, or that cannot take the arguments the routes pass (each request would be a 500)."""
+    if hooks is None:
+        return
+    for name in sorted(overridden(hooks)):
+        problem = _call_problem(hooks, name)
+        if problem is not None:
+            expected = f"async def {name}(self, {', '.join(_ARGUMENTS[name])}) -> None"
+            raise ConfigurationError(
+                f"{hooks.__name__}.{name} {problem}; the routes call it as {expected}"
+            )
+
+
+def _call_problem(hooks: type[Hooks], name: str) -> str | None:
+    """What keeps the routes from awaiting ``hooks(...).name(*arguments)``, or ``None``."""
+    static = inspect.getattr_static(hooks, name)
+    if isinstance(static, staticmethod | classmethod):
+        bound = False  # the instance is not passed
+    elif inspect.isfunction(static):
+        bound = True
+    elif callable(static):
+        return None  # another kind of callable: nothing sure to check it against
+    else:
+        return f"is {static!r}, not a method"
+    method = getattr(hooks, name)
+    if not inspect.iscoroutinefunction(inspect.unwrap(method)):
+        return "is not async (define it with async def)"
+    signature = inspect.signature(method)
+    arguments: list[Any] = [None] * (len(_ARGUMENTS[name]) + bound)
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        empty = inspect.Parameter.empty
+        bare = [p.replace(annotation=empty) for p in signature.parameters.values()]
+        return f"takes {signature.replace(parameters=bare, return_annotation=empty)}"
+    return None

@@ -2,34 +2,49 @@
 
 Any ``select()`` (joins, aggregates, the caller's own ``where`` and ``order_by``) becomes the
 same `Page` the generated list route answers, under the same ``limit``, ``offset``, ``page``,
-``cursor`` and ``count`` query parameters.
+``cursor`` and ``count`` query parameters, and with the same answer to each mistake: the list
+route is the reference (``offset``, ``page`` and ``cursor`` add up; a cursor the route did not
+make is a 404; a repeated paging parameter is a 422).
 
 A cursor here marks a *position*, not a key: the helper cannot know which columns make an
 arbitrary select's order unique, so ``next_cursor`` holds the number of rows before the next
-page, signed so clients cannot forge it. Rows inserted or deleted before that position shift
-later pages, exactly as with ``offset``. Cursors let clients page a hand-written route the same
-way as a generated one; only the generated route's keyset cursors are stable under writes.
+page and the path it was made for, behind the list route's tag (a checksum under a fixed key
+that every process shares, or an HMAC under ``cursor_secret``), so it works on every worker and
+after a restart. Rows inserted or deleted before that position shift later pages, exactly as
+with ``offset``. Cursors let clients page a hand-written route the same way as a generated one;
+only the generated route's keyset cursors are stable under writes.
+
+A page of one ORM entity whose schema embeds relationships (a field named after one, typed as a
+model or a list of models) loads them eagerly, one ``SELECT ... IN`` per relationship, unless the
+statement sets loader options for them itself.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, overload
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar, overload
 
 from fastapi import Depends, Query, Request
-from pydantic import TypeAdapter
-from sqlalchemy import func, select
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, lazyload, selectinload
 
-from ._query import DEFAULT_MAX_OFFSET, MAX_CURSOR_LENGTH, CursorCodec, CursorError, Page
-from ._query._page_numbers import (
-    PAGE_DESCRIPTION,
-    PageWindow,
-    PagingError,
-    page_count,
-    resolve_window,
+from ._model._inspect import INT64_MAX
+from ._model._relations import _UNLOADABLE, MAX_DEPTH, embedded_schema
+from ._query import (
+    DEFAULT_MAX_OFFSET,
+    MAX_CURSOR_LENGTH,
+    CountMode,
+    CursorCodec,
+    CursorError,
+    Page,
+    check_count_mode,
+    cursor_not_found,
+    query_error,
 )
+from ._query._page_numbers import PageWindow, page_count, page_offset
 from .core import default_session
 from .errors import ConfigurationError
 
@@ -40,9 +55,12 @@ if TYPE_CHECKING:
     # A select() of any columns; subscripted only for the type checker, since SQLAlchemy 2.0
     # and 2.1 spell Select's type parameters differently.
     AnySelect: TypeAlias = Select[*tuple[Any, ...]]
-PaginateCount = Literal["exact", "none", "estimated"]
-_COUNT_MODES: tuple[PaginateCount, ...] = ("exact", "none", "estimated")
+PaginateCount: TypeAlias = CountMode
 _CURSOR_RESOURCE = "paginate"
+_PAGING_PARAMS = ("limit", "offset", "page", "cursor", "count")
+_MAX_POSITION = INT64_MAX // 4
+"""The furthest position a cursor may hold: with an offset, a page and a limit beside it, the
+start of the page still fits the 64-bit ``OFFSET`` every database takes."""
 
 
 class Paginator:
@@ -57,7 +75,9 @@ class Paginator:
 
     Items are the ORM objects when the statement selects one ORM entity (``select(Hero)``), and
     the rows as mappings of column labels otherwise (``select(Team.name, func.count())``). With
-    a ``schema``, each item is validated into it (attributes of objects, keys of rows).
+    a ``schema``, each item is validated into it (attributes of objects, keys of rows); the
+    relationships such a schema embeds are loaded eagerly (one ``SELECT ... IN`` each) unless
+    the statement gives loader options for them.
     """
 
     def __init__(
@@ -66,7 +86,7 @@ class Paginator:
         *,
         limit: int,
         window: PageWindow,
-        position: int | None,
+        start: int,
         count: PaginateCount,
         codec: CursorCodec,
         origin: str,
@@ -75,7 +95,7 @@ class Paginator:
         self.limit = limit
         self.window = window
         self.count = count
-        self._start = window.offset if position is None else position
+        self._start = start
         self._codec = codec
         self._origin = origin
 
@@ -101,14 +121,17 @@ class Paginator:
                 statement.order_by(None).limit(None).offset(None).subquery()
             )
             total = (await session.execute(counted)).scalar_one()
-        start = self._start or 0
+        start = self._start
+        one_entity = _one_entity(statement)
         rows: Sequence[Any] = []
         if total is None or start < total:
             page_statement = statement.limit(self.limit + 1).offset(start)
+            if one_entity and schema is not None:
+                page_statement = _with_embeds(page_statement, schema)
             result = await session.execute(page_statement)
             rows = (
                 result.unique().scalars().all()
-                if _one_entity(statement)
+                if one_entity
                 else [dict(m) for m in result.mappings().all()]
             )
         next_cursor = None
@@ -135,15 +158,16 @@ class Paginator:
 
 
 def decode_position(codec: CursorCodec, cursor: str, origin: str) -> int:
-    """The position in a `Paginator` cursor; `PagingError` if it is bad or for another route."""
+    """The position in a `Paginator` cursor; the list route's 404 (``cursor_not_found``) if it is
+    malformed, altered, made for another path or holds a position past any table."""
     try:
-        origin_in_cursor, position = codec.decode(cursor, "", [str, int])
+        origin_in_cursor, position = codec.decode(
+            cursor, "", [str, int], [None, {"ge": 0, "le": _MAX_POSITION}]
+        )
     except CursorError as exc:
-        raise PagingError("cursor", str(exc)) from None
+        raise cursor_not_found(str(exc)) from None
     if origin_in_cursor != origin:
-        raise PagingError("cursor", "cursor was made for another list")
-    if position < 0:
-        raise PagingError("cursor", "cursor is malformed")
+        raise cursor_not_found("cursor was made for another resource")
     return int(position)
 
 
@@ -167,6 +191,88 @@ def _one_entity(statement: AnySelect) -> bool:
     return entity is not None and descriptions[0].get("expr") is entity
 
 
+@dataclass(frozen=True)
+class _Embedded:
+    """A relationship a schema embeds, and what it embeds of the related rows in turn."""
+
+    key: str
+    children: tuple[_Embedded, ...]
+
+
+def _embedded(
+    mapper: Mapper[Any], schema: type[BaseModel], depth: int = 0
+) -> tuple[_Embedded, ...]:
+    """The relationships ``schema`` reads from rows of ``mapper``, as the router finds its
+    embeds, but leniently: a field it cannot load is left to the schema (the router refuses
+    such schemas when it is built; here the statement is the caller's)."""
+    found: list[_Embedded] = []
+    for name, field in schema.model_fields.items():
+        rel = mapper.relationships.get(name)
+        if rel is None or rel.lazy in _UNLOADABLE:
+            continue
+        nested = embedded_schema(field.annotation)
+        if nested is None:
+            continue
+        deeper = depth + 1 < MAX_DEPTH
+        found.append(_Embedded(name, _embedded(rel.mapper, nested[0], depth + 1) if deeper else ()))
+    return tuple(found)
+
+
+def _loader(owner: Any, embedded: _Embedded) -> Any:
+    """One ``SELECT ... IN`` per relationship, to-one too: unlike a join it cannot clash with
+    the caller's ``GROUP BY`` or ``DISTINCT``. What the schema does not embed of the related
+    rows is not loaded (a ``lazy="joined"`` collection there would load every row of it)."""
+    attribute = getattr(owner, embedded.key)
+    target = attribute.property.mapper.class_
+    children = [_loader(target, child) for child in embedded.children]
+    return selectinload(attribute).options(*children, lazyload("*"))
+
+
+_LOADERS: dict[tuple[Any, Any], tuple[tuple[str, Any], ...]] = {}
+
+
+def _loaders(entity: Any, schema: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
+    """The eager loads of each relationship ``schema`` embeds, by relationship name; built once
+    per entity class and schema (an alias, made per request, is not kept)."""
+    cached = _LOADERS.get((entity, schema))
+    if cached is not None:
+        return cached
+    mapper = inspect(entity).mapper
+    loaders = tuple((e.key, _loader(entity, e)) for e in _embedded(mapper, schema))
+    if isinstance(entity, type):
+        _LOADERS[(entity, schema)] = loaders
+    return loaders
+
+
+def _with_embeds(statement: AnySelect, schema: type[Any]) -> AnySelect:
+    """``statement`` (of one ORM entity) with eager loads for the relationships ``schema``
+    embeds, except those the statement already gives loader options for."""
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return statement
+    entity = statement.column_descriptions[0]["entity"]
+    loaders = _loaders(entity, schema)
+    if not loaders:
+        return statement
+    mapper = inspect(entity).mapper
+    given = _keys_with_options(statement, mapper)
+    chosen = [loader for key, loader in loaders if key not in given]
+    return statement.options(*chosen) if chosen else statement
+
+
+def _keys_with_options(statement: AnySelect, mapper: Mapper[Any]) -> set[str]:
+    """The relationships of ``mapper`` the statement's own loader options name (first step of
+    each path); a wildcard such as ``raiseload("*")`` names none."""
+    keys: set[str] = set()
+    for option in statement._with_options:
+        for element in getattr(option, "context", ()):
+            path: Sequence[Any] = getattr(getattr(element, "path", None), "path", ())
+            if len(path) >= 2 and getattr(path[0], "mapper", None) is mapper:
+                key = getattr(path[1], "key", None)
+                if isinstance(key, str):
+                    keys.add(key)
+    return keys
+
+
 PaginationDependency = Callable[..., Coroutine[Any, Any, Paginator]]
 
 
@@ -184,7 +290,10 @@ def new_pagination(
 
     The dependency declares the query parameters ``limit`` (``min_page_size`` to
     ``max_page_size``), ``offset``, ``page``, ``cursor`` and ``count`` (``exact`` or ``none``;
-    ``estimated`` counts exactly here), and answers a 422 naming the parameter for a bad value.
+    ``estimated`` counts exactly here) and answers every mistake as the generated list route
+    does: a 422 naming the parameter for a bad or repeated value, a 404 for a cursor the route
+    did not make. ``offset``, ``page`` and ``cursor`` add up: the page starts ``offset +
+    (page - 1) * limit`` rows after the cursor's position (or the start).
 
     Args:
         min_page_size: the smallest ``limit`` a client may ask for.
@@ -192,13 +301,16 @@ def new_pagination(
         default_page_size: ``limit`` when the client sends none; default 20, kept within
             ``min_page_size`` and ``max_page_size``.
         count: how ``total`` is counted when the client does not say.
-        max_offset: the deepest ``offset`` (or ``page`` start) a client may ask for.
+        max_offset: the deepest ``offset`` a client may ask for; ``page`` goes up to
+            ``max_offset // max_page_size + 1``.
         session: the session dependency, such as ``db.session``; default the core ``Session``.
-        cursor_secret: the key that signs cursors; share it between processes. Default: a
-            random key per process.
+        cursor_secret: an HMAC key for cursors only this app can mint; every process must then
+            share it. Default: as the generated list route, a checksum under a fixed key, so
+            cursors work on every worker and after a restart.
 
     Raises:
-        ConfigurationError: at once, for page sizes or a count mode that cannot work.
+        ConfigurationError: at once, for page sizes, a count mode or a ``cursor_secret`` that
+            cannot work.
 
     Example:
         ```python
@@ -241,16 +353,16 @@ def new_pagination(
             f"default_page_size must be between min_page_size ({min_page_size}) and "
             f"max_page_size ({max_page_size}), got {default_page_size}"
         )
-    if count not in _COUNT_MODES:
-        raise ConfigurationError(f"count must be one of exact, none, estimated; got {count!r}")
+    check_count_mode(count)
     if isinstance(max_offset, bool) or not isinstance(max_offset, int) or max_offset < 0:
         raise ConfigurationError(f"max_offset must be an integer of at least 0, got {max_offset!r}")
-    codec = CursorCodec(_CURSOR_RESOURCE, _secret(cursor_secret))
+    codec = CursorCodec(_CURSOR_RESOURCE, cursor_secret)
     session_dependency = session or default_session
     default_count = count
 
     async def pagination(
         request: Request,
+        _given_once: None = Depends(_paging_params_given_once),
         session: AsyncSession = Depends(session_dependency),
         limit: int = Query(
             default_page_size,
@@ -259,37 +371,65 @@ def new_pagination(
             description=f"Page size, {min_page_size} to {max_page_size}.",
         ),
         offset: int | None = Query(
-            None, ge=0, description=f"Rows to skip (default 0, at most {max_offset})."
+            None,
+            ge=0,
+            json_schema_extra={"maximum": max_offset},
+            description=(
+                f"Rows to skip (default 0, at most {max_offset}); with a `cursor`, rows to skip "
+                "after the cursor's position."
+            ),
         ),
-        page: int | None = Query(None, ge=1, description=PAGE_DESCRIPTION),
+        page: int | None = Query(
+            None,
+            ge=1,
+            # Any limit then keeps (page - 1) * limit within max_offset, as the list route does.
+            le=max_offset // max_page_size + 1,
+            description=(
+                "Page number, from 1: the page starts (page - 1) × limit rows further on; "
+                "beside `offset` or a cursor it adds to them. The answer then holds `page`, "
+                "and `pages` when counted."
+            ),
+        ),
         cursor: str | None = Query(
             None,
             max_length=MAX_CURSOR_LENGTH,
-            description="A page's `next_cursor`, to get the page after it.",
+            description=(
+                "A page's `next_cursor`, to get the page after it; 404 when it names no page "
+                "of this list."
+            ),
         ),
         count: PaginateCount | None = Query(
             None, description=f"How `total` is counted (default {default_count})."
         ),
     ) -> Paginator:
+        if offset is not None and offset > max_offset:
+            message = f"offset may be at most {max_offset}; to go deeper, follow next_cursor"
+            raise query_error("offset", message, offset)
+        # Offset, page and cursor add up, as in the generated list route.
+        start = (offset or 0) + (0 if page is None else page_offset(page, limit))
         origin = request.url.path
-        try:
-            window = resolve_window(
-                limit=limit, offset=offset, page=page, cursor=cursor, max_offset=max_offset
-            )
-            position = None if cursor is None else decode_position(codec, cursor, origin)
-        except PagingError as exc:
-            raise exc.to_validation_error() from None
+        if cursor is not None:
+            start += decode_position(codec, cursor, origin)
         return Paginator(
             session,
             limit=limit,
-            window=window,
-            position=position,
+            window=PageWindow(None if cursor is not None else start, page),
+            start=start,
             count=count or default_count,
             codec=codec,
             origin=origin,
         )
 
     return pagination
+
+
+def _paging_params_given_once(request: Request) -> None:
+    """Refuse a paging parameter given more than once, as the list route does: a sub-dependency,
+    so that it answers before FastAPI validates the value it would silently pick."""
+    params = request.query_params
+    for name in _PAGING_PARAMS:
+        if len(params.getlist(name)) > 1:
+            raise query_error(name, "given more than once; give it once")
 
 
 def _check_page_sizes(min_page_size: int, max_page_size: int) -> None:
@@ -302,14 +442,6 @@ def _check_page_sizes(min_page_size: int, max_page_size: int) -> None:
             f"got {min_page_size}"
         )
 
-
-def _secret(secret: bytes | str | None) -> bytes:
-    if secret is None:
-        return _PROCESS_SECRET
-    return secret.encode() if isinstance(secret, str) else secret
-
-
-_PROCESS_SECRET = secrets.token_bytes(32)
 
 Paginate = Annotated[Paginator, Depends(new_pagination())]
 """A `Paginator` for the request, on the core ``Session``: ``limit`` 1 to 100 (default 20),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -19,7 +19,7 @@ from starlette.types import Scope
 
 from . import _routes as routes
 from ._guard import Tenancy, check_soft_delete, declare_soft_delete, soft_delete_of
-from ._hooks import Hooks, overridden
+from ._hooks import Hooks, check_hooks, overridden
 from ._model import (
     Embed,
     Joins,
@@ -34,8 +34,11 @@ from ._model import (
     derive_replace_schema,
     derive_update_schema,
     embedded_models,
+    harden_write_schema,
     inspect_model,
     references_of,
+    with_soft_values,
+    without_fields,
 )
 from ._query import (
     DEFAULT_ESTIMATE_THRESHOLD,
@@ -63,6 +66,7 @@ from ._routes import (
     limited_route_class,
     page_model,
     snake,
+    stamp_of,
 )
 from .core import default_session
 from .errors import ConfigurationError, ErrorResponse
@@ -142,8 +146,10 @@ class CRUDRouter(APIRouter):
         scope: a dependency returning a clause (or None) that restricts the router's own rows
             wherever its requests reach them (every route, references to them, bulk writes and
             upserts); rows outside it behave as rows that do not exist (404).
-        stamp: a dependency returning column values (such as ``{"owner_id": user.id}``) that
-            create, replace and update write over what the client sent.
+        stamp: column values that create, replace and update write over what the client
+            sent: a mapping of columns to dependencies (``{"owner_id": current_user_id}``),
+            whose columns the derived write schemas then leave out, or a dependency returning
+            the values (such as ``{"owner_id": user.id}``).
         tenancy: a `Tenancy`: every model that has its column (this one, parents, references,
             embeds, relationship paths) shows only the caller's tenant's rows to this router's
             requests, and writes stamp the column.
@@ -158,6 +164,11 @@ class CRUDRouter(APIRouter):
             an embed, a path); a router naming another column for the model is refused.
         expose_deleted: with ``soft_delete``, the list's ``deleted=include|only`` parameter
             and ``POST {prefix}/{id}/restore``; ``False`` leaves both out.
+        soft_delete_values: other columns a soft delete sets beside its mark, and restore
+            clears (to null, or false for a boolean): ``{"deleted_by": current_user_id}``.
+            A callable is a dependency, whose value is the request's; anything else (a value,
+            a SQL expression such as ``func.now()``) is written as is. The mark alone decides
+            whether a row is deleted; these columns are never part of a write schema.
         hooks: a `Hooks` subclass whose methods run around writes, in the transaction; it is
             a FastAPI dependency, so its ``__init__`` may take dependencies.
         upsert: ``PUT`` on a missing row creates it (201); for keys the client chooses.
@@ -172,6 +183,8 @@ class CRUDRouter(APIRouter):
         list_route, get_route, create_route, replace_route, update_route, delete_route:
             ``True``, ``False`` (route left out) or a list of dependencies for that route alone.
         restore_route: the restore route of a soft-deleting router (as above).
+        purge_route: ``DELETE {prefix}/{id}/purge`` of a soft-deleting router, which removes
+            a row for good, soft-deleted or not; off unless turned on (as above).
         bulk_create_route, bulk_update_route, bulk_delete_route: ``POST {prefix}/bulk``,
             ``PATCH {prefix}`` and ``DELETE {prefix}`` with filters; off unless turned on.
         **kwargs: passed to `fastapi.APIRouter`. Operation ids are named by the router
@@ -236,12 +249,13 @@ class CRUDRouter(APIRouter):
         max_body_depth: int = DEFAULT_MAX_BODY_DEPTH,
         ignored_query_params: Sequence[str] = (),
         scope: Callable[..., Any] | None = None,
-        stamp: Callable[..., Any] | None = None,
+        stamp: Callable[..., Any] | Mapping[str, Callable[..., Any]] | None = None,
         tenancy: Tenancy | None = None,
         scoped_estimates: bool = False,
         require_if_match: bool = False,
         soft_delete: str | None = None,
         expose_deleted: bool = True,
+        soft_delete_values: Mapping[str, Any] | None = None,
         hooks: type[Hooks] | None = None,
         upsert: bool = False,
         conflict_target: Sequence[str] | None = None,
@@ -255,6 +269,7 @@ class CRUDRouter(APIRouter):
         update_route: RouteSwitch = True,
         delete_route: RouteSwitch = True,
         restore_route: RouteSwitch = True,
+        purge_route: RouteSwitch = False,
         bulk_create_route: RouteSwitch = False,
         bulk_update_route: RouteSwitch = False,
         bulk_delete_route: RouteSwitch = False,
@@ -265,6 +280,7 @@ class CRUDRouter(APIRouter):
         check_positive("max_offset", max_offset)
         check_positive("estimate_threshold", estimate_threshold)
         check_positive("max_body_size", max_body_size)
+        stamp, stamped = stamp_of(info.resource, info.columns, stamp)
         for option, dep in (("scope", scope), ("stamp", stamp)):
             if dep is not None and not callable(dep):
                 raise ConfigurationError(f"{option} must be a dependency (callable), got {dep!r}")
@@ -275,9 +291,16 @@ class CRUDRouter(APIRouter):
         check_positive("max_related", max_related)
         if hooks is not None and not (isinstance(hooks, type) and issubclass(hooks, Hooks)):
             raise ConfigurationError(f"hooks must be a subclass of Hooks, got {hooks!r}")
+        check_hooks(hooks)
         if tenancy is not None and not isinstance(tenancy, Tenancy):
             raise ConfigurationError(f"tenancy must be a Tenancy, got {tenancy!r}")
         soft = _soft_delete(info, soft_delete)
+        if purge_route is not False and soft is None:
+            raise ConfigurationError(
+                "purge_route removes soft-deleted rows for good, but the router has no "
+                "soft_delete, so DELETE already removes rows; give soft_delete= or leave "
+                "purge_route off"
+            )
         tenant_column = None if tenancy is None else tenancy.column_of(model)
         tenant_key = None if tenancy is None or tenant_column is None else tenancy.column
         _refuse_bulk_hooks(hooks, bulk_update_route, bulk_delete_route)
@@ -288,6 +311,10 @@ class CRUDRouter(APIRouter):
             )
         target = _conflict_target(info, conflict_target)
         nest = None if parent is None else build_parent(info, parent)
+        parent_key = None if nest is None else nest.key
+        soft = with_soft_values(
+            info, soft, soft_delete_values, tenant=tenant_key, parent=parent_key, stamped=stamped
+        )
         if nest is not None and nest.key in routes.RESERVED:
             raise ConfigurationError(f"parent key {nest.key!r} clashes with a route parameter")
         clash = [p.key for p in info.key if info.composite and p.key in routes.RESERVED]
@@ -304,30 +331,37 @@ class CRUDRouter(APIRouter):
         self.names = Names.build(
             model.__name__, table, prefix, None if nest is None else snake(nest.info.resource)
         )
-        # Columns the router writes itself: the parent key, the tenant, the soft-delete mark.
+        # Columns the router writes itself: the parent key, the tenant, the stamped columns a
+        # mapping names, the soft-delete mark.
         written = {nest.key} if nest is not None else set()
-        written |= {key for key in (tenant_key,) if key is not None}
+        written |= {key for key in (tenant_key,) if key is not None} | stamped
         if create_schema is None:
-            exclude = frozenset(written | ({soft.key} if soft is not None else set()))
+            exclude = frozenset(written | (soft.keys if soft is not None else set()))
             create_schema = derive_create_schema(info, schema, self.names.schema("Create"), exclude)
+        else:
+            _require_schema(create_schema, "create_schema")
+            create_schema = without_fields(
+                harden_write_schema(info, create_schema), written, self.names.schema("Create")
+            )
         create_plan = check_write_schema(info, create_schema, "create_schema")
         if update_schema is None:
             update_schema = derive_update_schema(info, create_schema, self.names.schema("Update"))
+        else:
+            _require_schema(update_schema, "update_schema")
+            update_schema = without_fields(
+                harden_write_schema(info, update_schema), written, self.names.schema("Update")
+            )
         update_plan = check_write_schema(info, update_schema, "update_schema")
         create_plan = replace(create_plan, max_items=max_related)
         update_plan = replace(update_plan, max_items=max_related)
         if soft is not None:
             for role, given in (("create_schema", create_schema), ("update_schema", update_schema)):
-                if soft.key in given.model_fields:
+                clash = sorted(soft.keys & set(given.model_fields))
+                if clash:
                     raise ConfigurationError(
-                        f"{role} {given.__name__} writes {soft.key!r}, the soft-delete column; "
+                        f"{role} {given.__name__} writes {clash[0]!r}, a soft-delete column; "
                         f"only DELETE and restore may set it (leave it out of the schema)"
                     )
-        if bulk_create_route is not False and create_plan.names:
-            raise ConfigurationError(
-                f"bulk_create_route inserts plain rows, but create_schema writes relationships "
-                f"({', '.join(sorted(create_plan.names))}); use a create schema without them"
-            )
         if nest is not None:
             prefix = nest.segment + prefix
         self._operations: dict[str, tuple[str, str]] = {}
@@ -353,10 +387,10 @@ class CRUDRouter(APIRouter):
         read_fields = list(schema.model_fields)
         joins = Joins(info.model.__mapper__)
         filter_specs = build_filter_specs(info, filter_fields, joins)
-        if nest is not None and any(f.alias == nest.key for f in filter_specs):
-            raise ConfigurationError(
-                f"filter_fields names {nest.key!r}, which the nested path already fixes"
-            )
+        if nest is not None:
+            # The path fixes the parent key, so the flat router's filter_fields serve here too:
+            # the parent key's filters are dropped, not offered to no purpose.
+            filter_specs = [f for f in filter_specs if f.field != nest.key]
         listing = ListSpec(
             info=info,
             joins=joins,
@@ -415,6 +449,7 @@ class CRUDRouter(APIRouter):
             update_route=update_route,
             delete_route=delete_route,
             restore_route=restore_route if soft is not None and expose_deleted else False,
+            purge_route=purge_route,
             bulk_create_route=bulk_create_route,
             bulk_update_route=bulk_update_route,
             bulk_delete_route=bulk_delete_route,
@@ -444,6 +479,8 @@ class CRUDRouter(APIRouter):
                   {**_NOT_FOUND, **_CONFLICT, **conditional}, f"Delete a {noun}"),
             _Spec("restore_route", f"{item}/restore", "POST", routes.make_restore, self.schema,
                   200, _NOT_FOUND, f"Restore a deleted {noun}"),
+            _Spec("purge_route", f"{item}/purge", "DELETE", routes.make_purge, None, 204,
+                  {**_NOT_FOUND, **_CONFLICT, **conditional}, f"Delete a {noun} for good"),
             _Spec("bulk_create_route", "/bulk", "POST", routes.make_bulk_create,
                   list[self.schema], 201, write, f"Create many {table}",  # type: ignore[name-defined]
                   body=True),
@@ -513,6 +550,24 @@ class CRUDRouter(APIRouter):
                 res.listing.allowed_params = allowed | query.names | res.ignored_query
                 res.listing.repeatable_params = repeatable | query.repeatable
 
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Add a route, as `fastapi.APIRouter` does. A route declared over a generated one
+        takes its place in the document: the generated routes of its path take its path
+        parameter names, and it takes the replaced route's name, operation id and error
+        responses unless it gives its own (see `RouteList.declare`)."""
+        if self.routes.is_generating:
+            super().add_api_route(path, endpoint, **kwargs)
+            self.routes.remember(path, endpoint, kwargs)
+            return
+        kwargs = self.routes.declare(self.prefix, path, kwargs, self.add_api_route, self._moved)
+        super().add_api_route(path, endpoint, **kwargs)
+
+    def _moved(self, name: str, path: str) -> None:
+        """The operation named ``name`` is now at ``path`` (its path parameters renamed)."""
+        known = self._operations.get(name)
+        if known is not None:
+            self._operations[name] = (known[0], path)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Whether a request is for one of this router's routes. A path without the prefix's
         leading static part is refused at once, so an app of many routers does not try every
@@ -575,6 +630,11 @@ class _Spec:
     responses: Responses
     summary: str
     body: bool = False
+
+
+def _require_schema(schema: Any, role: str) -> None:
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise ConfigurationError(f"{role} must be a Pydantic model class, got {schema!r}")
 
 
 def _soft_delete(info: ModelInfo, key: str | None) -> SoftDelete | None:

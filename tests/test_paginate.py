@@ -3,10 +3,13 @@ page-number arithmetic the list route shares."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import aliased, joinedload, raiseload
 
 from crudrouter_sqla import (
     ConfigurationError,
@@ -16,14 +19,10 @@ from crudrouter_sqla import (
     Paginator,
     new_pagination,
 )
-from crudrouter_sqla._query._page_numbers import (
-    PageWindow,
-    PagingError,
-    page_count,
-    page_offset,
-    resolve_window,
-)
+from crudrouter_sqla._query._page_numbers import page_count, page_offset
 from tests.models import Hero, HeroRead, Team, TeamRead
+
+NO_PAGE = "The cursor names no page of this list: "
 
 
 class TeamSize(BaseModel):
@@ -171,13 +170,35 @@ async def test_cursors_follow_the_pages(db, client_for):
         assert seen == [f"Hero {i:02d}" for i in range(12)]
         r = await client.get("/heroes", params={"limit": 5})
         cursor = r.json()["next_cursor"]
+        # A cursor the route did not make is the generated list route's 404.
         r = await client.get("/team-sizes", params={"cursor": cursor})
+        assert r.status_code == 404, r.text
+        assert r.json() == {"detail": NO_PAGE + "cursor was made for another resource"}
+        altered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+        r = await client.get("/heroes", params={"cursor": altered})
+        assert r.status_code == 404, r.text
+        assert r.json() == {"detail": NO_PAGE + "cursor is malformed or was altered"}
+        r = await client.get("/heroes", params={"cursor": "x" * 2049})
         assert r.status_code == 422, r.text
         assert r.json()["detail"][0]["loc"] == ["query", "cursor"]
-        assert "another list" in r.json()["detail"][0]["msg"]
-        r = await client.get("/heroes", params={"cursor": cursor[:-2] + "AA"})
-        assert r.status_code == 422, r.text
-        assert r.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_cursor_secret_signs_cursors_only_its_app_accepts(db, client_for):
+    await seed(db)
+    async with client_for(paginate_app(db, cursor_secret="s3cret")) as client:
+        r = await client.get("/heroes", params={"limit": 5})
+        signed = r.json()["next_cursor"]
+        r = await client.get("/heroes", params={"limit": 5, "cursor": signed})
+        assert [h["name"] for h in r.json()["items"]][0] == "Hero 05", r.text
+    async with client_for(paginate_app(db)) as client:
+        r = await client.get("/heroes", params={"limit": 5, "cursor": signed})
+        assert r.status_code == 404, r.text
+        unsigned = (await client.get("/heroes", params={"limit": 5})).json()["next_cursor"]
+    async with client_for(paginate_app(db, cursor_secret=b"s3cret")) as client:
+        r = await client.get("/heroes", params={"limit": 5, "cursor": signed})
+        assert r.status_code == 200, r.text
+        r = await client.get("/heroes", params={"limit": 5, "cursor": unsigned})
+        assert r.status_code == 404, r.text
 
 
 @pytest.mark.parametrize(
@@ -192,11 +213,11 @@ async def test_cursors_follow_the_pages(db, client_for):
         ({"page": 0}, "page"),
         ({"page": "two"}, "page"),
         ({"page": 2**80}, "page"),
-        ({"page": 2, "offset": 5}, "page"),
-        ({"page": 2, "cursor": "abc"}, "page"),
-        ({"offset": 5, "cursor": "abc"}, "offset"),
-        ({"cursor": "not a cursor"}, "cursor"),
+        # max_offset // max_page_size + 1, whatever the limit, as the list route bounds it.
+        ({"page": 2002, "limit": 3}, "page"),
+        ({"cursor": "c" * 2049}, "cursor"),
         ({"count": "roughly"}, "count"),
+        ({"limit": ["5", "6"]}, "limit"),
     ],
     ids=lambda value: (
         "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
@@ -234,10 +255,24 @@ async def test_page_sizes_bound_limit(db, client_for):
             {"min_page_size": 2, "max_page_size": 5, "default_page_size": 6},
             "default_page_size must be between min_page_size (2) and max_page_size (5), got 6",
         ),
-        ({"count": "roughly"}, "count must be one of exact, none, estimated; got 'roughly'"),
+        # The words CRUDRouter uses for the same mistake.
+        ({"count": "roughly"}, "count must be one of exact, none, estimated, got 'roughly'"),
         ({"max_offset": -1}, "max_offset must be an integer of at least 0, got -1"),
+        (
+            {"cursor_secret": ""},
+            "cursor_secret must be a non-empty str or bytes (or None for cursors under the "
+            "fixed key), got a str of 0 characters",
+        ),
     ],
-    ids=["min-zero", "max-zero", "min-over-max", "default-out-of-range", "count", "max-offset"],
+    ids=[
+        "min-zero",
+        "max-zero",
+        "min-over-max",
+        "default-out-of-range",
+        "count",
+        "max-offset",
+        "cursor-secret",
+    ],
 )
 def test_configuration_mistakes_raise_at_once(options, message):
     with pytest.raises(ConfigurationError) as info:
@@ -254,7 +289,10 @@ async def test_openapi_documents_the_parameters_and_page(db, client_for):
         assert params["limit"]["schema"]["minimum"] == 3
         assert params["limit"]["schema"]["maximum"] == 50
         assert params["page"]["schema"]["anyOf"][0]["minimum"] == 1
-        assert "page" in params["page"]["description"].lower()
+        assert params["page"]["schema"]["anyOf"][0]["maximum"] == 100_000 // 50 + 1
+        assert params["offset"]["schema"]["maximum"] == 100_000
+        assert "adds to them" in params["page"]["description"]
+        assert "404" in params["cursor"]["description"]
         schema = r.json()["components"]["schemas"]["Page_HeroRead_"]
         assert {"page", "pages", "next_cursor"} <= schema["properties"].keys()
 
@@ -293,20 +331,6 @@ def test_page_arithmetic():
     assert page_count(0, 20) == 0
     assert page_count(20, 20) == 1
     assert page_count(21, 20) == 2
-    window = resolve_window(limit=10, offset=None, page=3, cursor=None, max_offset=1000)
-    assert window == PageWindow(20, 3)
-    assert resolve_window(limit=10, offset=None, page=None, cursor="c", max_offset=10) == (
-        PageWindow(None)
-    )
-    assert resolve_window(limit=10, offset=None, page=None, cursor=None, max_offset=10) == (
-        PageWindow(0)
-    )
-    with pytest.raises(PagingError) as info:
-        resolve_window(limit=10, offset=None, page=102, cursor=None, max_offset=1000)
-    assert info.value.param == "page"
-    assert "page may be at most 101 with limit=10" in info.value.message
-    error = info.value.to_validation_error()
-    assert error.errors()[0]["loc"] == ("query", "page")
 
 
 async def test_page_numbers_in_the_generated_list_route(db, client_for):
@@ -339,3 +363,72 @@ async def test_page_numbers_in_the_generated_list_route(db, client_for):
         assert names == [h["name"] for h in everyone.json()["items"][7:9]]
         doc = app.openapi()["paths"]["/all-heroes"]["get"]["parameters"]
         assert "page" in {p["name"] for p in doc}
+
+
+# Embedded relationships -------------------------------------------------------------------
+
+
+class HeroWithTeam(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    team: TeamRead | None
+
+
+@contextmanager
+def counting(db):
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_embeds_respect_the_statements_own_loader_options(db, client_for):
+    paginate = new_pagination(session=db.session)
+    app = FastAPI(lifespan=db.lifespan)
+
+    @app.get("/joined")
+    async def joined(paginator: Paginator = Depends(paginate)) -> Page[HeroWithTeam]:
+        statement = select(Hero).options(joinedload(Hero.team)).order_by(Hero.id)
+        return await paginator(statement, HeroWithTeam)
+
+    @app.get("/raising")
+    async def raising(paginator: Paginator = Depends(paginate)) -> Page[HeroWithTeam]:
+        # A wildcard names no relationship: the embedded team is still loaded.
+        statement = select(Hero).options(raiseload("*")).order_by(Hero.id)
+        return await paginator(statement, HeroWithTeam)
+
+    @app.get("/aliased")
+    async def aliased_heroes(paginator: Paginator = Depends(paginate)) -> Page[HeroWithTeam]:
+        hero = aliased(Hero)
+        return await paginator(select(hero).order_by(hero.id), HeroWithTeam)
+
+    @app.get("/grouped")
+    async def grouped(paginator: Paginator = Depends(paginate)) -> Page[HeroWithTeam]:
+        statement = (
+            select(Hero).join(Team, Team.id == Hero.team_id).group_by(Hero.id).order_by(Hero.id)
+        )
+        return await paginator(statement, HeroWithTeam)
+
+    await seed(db, teams=2, heroes=12)
+    async with client_for(app) as client:
+        expected = None
+        for path, statements_used in (
+            ("/joined", 2),
+            ("/raising", 3),
+            ("/aliased", 3),
+            ("/grouped", 3),
+        ):
+            with counting(db) as statements:
+                r = await client.get(path, params={"limit": 10})
+            assert r.status_code == 200, r.text
+            assert len(statements) == statements_used, (path, statements)
+            expected = expected or r.json()["items"]
+            assert r.json()["items"] == expected, path
+            assert expected[9]["team"]["name"] == "Team 1"

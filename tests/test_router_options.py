@@ -162,7 +162,7 @@ async def test_declared_route_replaces_the_generated_one(db, client_for):
         hero = await seed_hero(client, "Flash")
         assert (await client.delete(f"/heroes/{hero['id']}")).status_code == 204
     operations = app.openapi()["paths"]["/heroes/{item_id}"]
-    assert operations["get"]["operationId"].startswith("custom_get")
+    assert operations["get"]["operationId"] == "get_hero"
 
 
 async def test_override_with_another_parameter_name_still_replaces(db):
@@ -173,7 +173,7 @@ async def test_override_with_another_parameter_name_still_replaces(db):
         return None
 
     deletes = [r for r in router.routes if "DELETE" in getattr(r, "methods", ())]
-    assert [r.name for r in deletes] == ["remove"]
+    assert [r.endpoint for r in deletes] == [remove]
 
 
 def older_than(min_age: Annotated[int | None, Query(ge=0)] = None):
@@ -243,3 +243,41 @@ def test_filter_named_like_a_list_parameter_is_refused():
 
     with pytest.raises(ConfigurationError, match="clash with list parameters"):
         CRUDRouter(Thing, ThingRead, filter_fields={"sort": ["eq"]})
+
+
+async def test_nested_router_takes_the_flat_filter_fields_without_the_parent_key(db, client_for):
+    filter_fields = {"age": ["gte", "lte"], "team_id": ["eq", "in", "isnull"]}
+    app = FastAPI(lifespan=db.lifespan)
+    app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
+    app.include_router(CRUDRouter(Hero, HeroRead, filter_fields=filter_fields, session=db.session))
+    nested = CRUDRouter(
+        Hero,
+        HeroRead,
+        parent=Hero.team,
+        prefix="/members",
+        filter_fields=filter_fields,
+        session=db.session,
+    )
+    app.include_router(nested)
+    paths = app.openapi()["paths"]
+    flat = {p["name"] for p in paths["/heroes"]["get"]["parameters"]}
+    assert {"team_id", "team_id__in", "age__gte"} <= flat
+    parameters = paths["/teams/{team_id}/members"]["get"]["parameters"]
+    queried = {p["name"] for p in parameters if p["in"] == "query"}
+    assert {"age__gte", "age__lte"} <= queried
+    assert not {name for name in queried if name.startswith("team_id")}, queried
+    async with client_for(app) as client:
+        for name in ("JL", "Titans"):
+            r = await client.post("/teams", json={"name": name, "headquarters": "HQ"})
+            assert r.status_code == 201, r.text
+        await seed_hero(client, "Old", age=50, team_id=1)
+        await seed_hero(client, "Young", age=20, team_id=1)
+        await seed_hero(client, "Other", age=50, team_id=2)
+        r = await client.get("/teams/1/members?age__gte=30")
+        assert r.status_code == 200, r.text
+        assert [h["name"] for h in r.json()["items"]] == ["Old"]
+        r = await client.get("/teams/1/members?team_id__in=2")
+        assert r.status_code == 422, r.text
+        assert "team_id__in" in r.text
+        r = await client.get("/heroes?team_id=2")
+        assert [h["name"] for h in r.json()["items"]] == ["Other"]

@@ -6,6 +6,7 @@ Entry points: `inspect_model` (a `ModelInfo`), `build_embeds` and `resolve_path`
 """
 
 from ._adapters import adapter_for
+from ._derive import harden_write_schema, without_fields, write_schema
 from ._inspect import KeyPart, ModelInfo, column_bounds, inspect_model, python_type
 from ._parent import Parent, build_parent
 from ._references import Reference, embedded_models, references_of
@@ -27,7 +28,7 @@ from ._schemas import (
     derive_update_schema,
     strict_json,
 )
-from ._soft_delete import SoftDelete, build_soft_delete
+from ._soft_delete import SoftDelete, SoftValue, build_soft_delete, with_soft_values
 from ._writes import ChildList, KeyList, WritePlan, build_write_plan
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Reference",
     "Restriction",
     "SoftDelete",
+    "SoftValue",
     "WritePlan",
     "adapter_for",
     "build_embeds",
@@ -56,10 +58,14 @@ __all__ = [
     "derive_update_schema",
     "embedded_models",
     "exists_clause",
+    "harden_write_schema",
     "inspect_model",
     "is_to_many",
     "python_type",
     "references_of",
     "resolve_path",
     "strict_json",
+    "with_soft_values",
+    "without_fields",
+    "write_schema",
 ]

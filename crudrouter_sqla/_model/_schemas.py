@@ -496,19 +496,37 @@ def _config(base: ConfigDict) -> ConfigDict:
     return config
 
 
+def optional_by_column(info: ModelInfo, key: str, field: FieldInfo) -> dict[str, Any]:
+    """A read schema's field is required there (every row has it); a client creating a row may
+    leave out what the database fills in itself: a nullable column (``null``), or a column with
+    a plain default value (that value)."""
+    if not field.is_required():
+        return {}
+    column = info.columns[key]
+    if column.nullable:
+        return {"default": None}
+    default = column.default
+    if default is not None and getattr(default, "is_scalar", False):
+        return {"default": default.arg}  # type: ignore[attr-defined]
+    return {}
+
+
 def derive_create_schema(
     info: ModelInfo, schema: type[BaseModel], name: str, exclude: frozenset[str] = frozenset()
 ) -> type[BaseModel]:
     """The read schema restricted to writable columns, strict, named ``name``; the key is left
     out when generated, and so are ``exclude`` (such as the parent key of a nested resource,
-    taken from the path)."""
+    taken from the path). A field the database fills in (a nullable column, a column
+    with a default value) may be left out."""
     fields: dict[str, Any] = {}
     for key, field in schema.model_fields.items():
         if key not in info.columns or key in exclude:
             continue
         if key in info.generated_keys:
             continue
-        fields[key] = _strict_field(field, info.columns[key])
+        fields[key] = _strict_field(
+            field, info.columns[key], **optional_by_column(info, key, field)
+        )
     model: type[BaseModel] = create_model(
         name,
         __config__=_config(schema.model_config),

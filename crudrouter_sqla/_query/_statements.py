@@ -356,21 +356,29 @@ class Queries:
         return sa_update(self.info.table).where(*conditions).values(row)
 
     def delete(
-        self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
+        self,
+        item_id: Any,
+        where: Sequence[Clause] = (),
+        versions: Sequence[Any] | None = None,
+        marks: dict[str, Any] | None = None,
     ) -> ReturningDelete[Any] | ReturningUpdate[Any]:
         """Delete one row by key (or mark it deleted), returning its key."""
-        return self.plain_delete(item_id, where, versions).returning(self.pk)
+        return self.plain_delete(item_id, where, versions, marks).returning(self.pk)
 
     def plain_delete(
-        self, item_id: Any, where: Sequence[Clause] = (), versions: Sequence[Any] | None = None
+        self,
+        item_id: Any,
+        where: Sequence[Clause] = (),
+        versions: Sequence[Any] | None = None,
+        marks: dict[str, Any] | None = None,
     ) -> Delete | Update:
         """`delete` (or the soft-delete mark) without RETURNING, for databases without it
-        (then its row count)."""
+        (then its row count). ``marks``: the request's values of ``soft_delete_values``."""
         conditions = [*self.by_key(item_id), *where, *self._alive]
         if self.version is not None and versions is not None:
             conditions.append(self.version.in_(versions))
         if self.soft is not None:
-            mark = {self.soft.column: self.soft.mark()}
+            mark = self.soft.marks(marks)
             return sa_update(self.info.table).where(*conditions).values(mark)
         return delete(self.info.table).where(*conditions)
 
@@ -383,7 +391,7 @@ class Queries:
         assert self.soft is not None
         conditions = [*self.by_key(item_id), *where, self.soft.deleted()]
         statement = sa_update(self.info.table).where(*conditions)
-        return statement.values({self.soft.column: self.soft.clear()})
+        return statement.values(self.soft.clears())
 
 
 _NO_TENANT: Any = object()

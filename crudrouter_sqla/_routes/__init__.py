@@ -20,11 +20,13 @@ from ._limits import DEFAULT_MAX_BODY_DEPTH, DEFAULT_MAX_BODY_SIZE, limited_rout
 from ._list import make_list
 from ._names import Names, snake
 from ._params import RESERVED, item_path
+from ._purge import make_purge
 from ._query_params import VALIDATION_ERROR, QueryAllowlist, query_of, refusing_unknown_query
 from ._resource import Endpoint, Resource
 from ._route_list import CRUDRoute, RouteList
 from ._serialize import Serializer, page_model
 from ._session import session_dependency
+from ._stamp import stamp_of
 from ._transaction import own_transaction
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "make_delete",
     "make_get",
     "make_list",
+    "make_purge",
     "make_replace",
     "make_restore",
     "make_update",
@@ -58,4 +61,5 @@ __all__ = [
     "refusing_unknown_query",
     "session_dependency",
     "snake",
+    "stamp_of",
 ]

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, HTTPException, Query, Request, Response
@@ -24,6 +26,7 @@ from ._items import before_write, check_own_references, split, stamped
 from ._list import deleted_where, filter_field
 from ._params import context_params, param, scope_of, seen_by, with_signature
 from ._query_params import QueryModel, with_query
+from ._relation_writes import write_relations
 from ._resource import JSON, Endpoint, Resource
 
 OnConflict = Literal["error", "ignore", "update"]
@@ -237,8 +240,31 @@ def _in_sent_order(res: Resource, rows: list[dict[str, Any]], written: list[Any]
     return sorted(written, key=lambda row: position.get(queries.ident_of(row), len(rows)))
 
 
+@contextmanager
+def at_item(index: int) -> Iterator[None]:
+    """An error raised while writing one row of a bulk body (by a hook, a relationship list)
+    names the row's index, as a database error does: ``item 3: ...``, or a 422 located at
+    ``["body", 3, ...]``."""
+    try:
+        yield
+    except RequestValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            loc = list(error.get("loc", ()))
+            rest = loc[1:] if loc[:1] == ["body"] else loc
+            errors.append({**error, "loc": ["body", index, *rest]})
+        raise RequestValidationError(errors) from exc
+    except HTTPException as exc:
+        if isinstance(exc.detail, str) and not exc.detail.startswith("item "):
+            detail = f"item {index}: {exc.detail}"
+            raise HTTPException(exc.status_code, detail, headers=exc.headers) from exc
+        raise
+
+
 def make_bulk_create(res: Resource, name: str) -> Endpoint:
-    """POST {prefix}/bulk: insert every row in one transaction; 201 with the rows in order."""
+    """POST {prefix}/bulk: insert every row in one transaction; 201 with the rows in order.
+    Relationship values (key lists, child bodies) are written for each row after the insert,
+    as for one row; an error names the row's index."""
     queries = res.queries
 
     async def endpoint(**kwargs: Any) -> Response:
@@ -247,14 +273,23 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
         mode: OnConflict = kwargs.get("on_conflict") or "error"
         rows: list[dict[str, Any]] = []
         sent: list[dict[str, Any]] = []
-        for body in kwargs["body"]:
-            values, relations = split(res.create_plan, body.model_dump())
-            values = stamped(values, kwargs, res)
-            if res.has_hook("before_create"):
-                values, relations = await before_write(
-                    res, res.create_plan, hooks.before_create, kwargs, values, relations
+        related: list[dict[str, Any]] = []
+        for index, body in enumerate(kwargs["body"]):
+            with at_item(index):
+                values, relations = split(res.create_plan, body.model_dump())
+                values = stamped(values, kwargs, res)
+                if res.has_hook("before_create"):
+                    values, relations = await before_write(
+                        res, res.create_plan, hooks.before_create, kwargs, values, relations
+                    )
+            if relations and mode != "error":
+                message = (
+                    "on_conflict applies to rows without relationship values; send "
+                    f"{', '.join(sorted(relations))} in a request without on_conflict"
                 )
+                raise validation_error(("query", "on_conflict"), message)
             sent.append(values)
+            related.append(relations)
             rows.append(queries.row_values(values))
         prefixes = [f"item {index}" for index in range(len(sent))]
         await check_own_references(res, session, kwargs, sent, prefixes)
@@ -264,21 +299,34 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
             if translate_error(exc) is None:
                 raise
             raise await _failing_index(res, session, rows, exc) from exc
+        wrote_relations = False
+        if any(related):
+            seen = seen_by(res, kwargs)
+            for index, (row, relations) in enumerate(zip(written, related, strict=True)):
+                if relations:
+                    with at_item(index):
+                        owner = queries.ident_of(row)
+                        plan = res.create_plan
+                        await write_relations(session, plan, owner, relations, seen, True)
+                    wrote_relations = True
         serializer = res.serializer
         options = embed_options(res, kwargs)
         items: list[Any] = []
         if queries.uses_orm or res.has_hook("after_create"):
-            for row in written:
+            for index, row in enumerate(written):
                 loaded = row
                 if queries.uses_orm:
                     ident = queries.ident_of(row)
                     statement_one, params = queries.one(ident, [], False, options)
+                    if wrote_relations:
+                        statement_one = statement_one.execution_options(populate_existing=True)
                     loaded = (await execute(session, statement_one, params=params)).one()
                     item = await session.run_sync(_validate, serializer, loaded[0])
                 else:
                     item = serializer.validate(loaded)
                 if res.has_hook("after_create"):
-                    await hooks.after_create(session, item)
+                    with at_item(index):
+                        await hooks.after_create(session, item)
                 items.append(item)
             body = serializer.dump_list(items)
         else:
@@ -393,7 +441,7 @@ def make_bulk_delete(res: Resource, name: str) -> Endpoint:
         table = res.info.table
         if res.soft is not None:
             alive = [*where, res.soft.alive()]
-            mark = {res.soft.column: res.soft.mark()}
+            mark = res.soft.marks(kw.get("soft_marks"))
             statement: Any = update(table).where(*alive).values(mark)
         else:
             statement = sa_delete(table).where(*where)
@@ -402,6 +450,6 @@ def make_bulk_delete(res: Resource, name: str) -> Endpoint:
 
     params = [
         param("request", Request),
-        *context_params(res),
+        *context_params(res, marks=True),
     ]
     return with_query(with_signature(endpoint, params, name), query_model)

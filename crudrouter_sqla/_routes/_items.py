@@ -362,13 +362,18 @@ def make_delete(res: Resource, name: str) -> Endpoint:
             except (SQLAlchemyError, OverflowError) as exc:
                 raise_db_error(exc, "delete")
         else:
-            if not await delete_row(session, res, ident, where, match.versions):
+            marks = kwargs.get("soft_marks")
+            if not await delete_row(session, res, ident, where, match.versions, marks):
                 raise await _missing_or_stale(res, session, kwargs, where, match)
         if res.has_hook("after_delete"):
             await hooks.after_delete(session, ident)
         return Response(status_code=204)
 
-    params = [*key_params(res), *if_match_param(res), *context_params(res, hooks=True)]
+    params = [
+        *key_params(res),
+        *if_match_param(res),
+        *context_params(res, hooks=True, marks=True),
+    ]
     return with_signature(endpoint, params, name)
 
 

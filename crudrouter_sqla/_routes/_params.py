@@ -4,6 +4,7 @@ typed path, query, body and dependency parameters."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Response
@@ -28,6 +29,7 @@ RESERVED = frozenset(
         "query",
         "request",
         "if_match",
+        "soft_marks",
     }
 )
 """Parameter names the endpoints use themselves; a parent key may not take one."""
@@ -47,10 +49,10 @@ def with_signature(func: Endpoint, params: list[inspect.Parameter], name: str) -
 
 
 def context_params(
-    res: Resource, *, stamp: bool = False, hooks: bool = False
+    res: Resource, *, stamp: bool = False, hooks: bool = False, marks: bool = False
 ) -> list[inspect.Parameter]:
-    """The parent key, the session, and the scope, stamp and hooks dependencies where the router
-    has them."""
+    """The parent key, the session, and the scope, stamp, hooks and ``soft_delete_values``
+    dependencies where the router has them."""
     params = []
     parent = res.parent
     if parent is not None:
@@ -68,7 +70,21 @@ def context_params(
         params.append(param("stamp", Annotated[Any, Depends(res.stamp)]))
     if hooks and res.hooks is not None:
         params.append(param("hooks", Annotated[Any, Depends(res.hooks)]))
+    if marks and res.soft is not None and res.soft.dependencies:
+        params.append(param("soft_marks", Annotated[Any, Depends(_marks(res.soft.dependencies))]))
     return params
+
+
+def _marks(dependencies: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """One dependency giving the values of the ``soft_delete_values`` dependencies, by column."""
+
+    async def soft_marks(**values: Any) -> dict[str, Any]:
+        return values
+
+    soft_marks.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [param(key, Annotated[Any, Depends(dep)]) for key, dep in dependencies.items()]
+    )
+    return soft_marks
 
 
 _SEEN = "crudrouter_sqla.seen"

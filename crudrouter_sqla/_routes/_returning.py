@@ -93,11 +93,14 @@ async def delete_row(
     item_id: Any,
     where: Sequence[Clause],
     versions: Sequence[Any] | None,
+    marks: dict[str, Any] | None = None,
 ) -> bool:
-    """Delete one row (or mark it deleted: an UPDATE); whether there was one."""
+    """Delete one row (or mark it deleted: an UPDATE, with the request's ``marks`` of
+    ``soft_delete_values``); whether there was one."""
     dialect = _dialect(session)
     if dialect.update_returning if res.soft is not None else dialect.delete_returning:
-        statement = res.queries.delete(item_id, where, versions)
+        statement = res.queries.delete(item_id, where, versions, marks)
         return (await execute(session, statement, "delete")).first() is not None
-    result = await execute(session, res.queries.plain_delete(item_id, where, versions), "delete")
+    plain = res.queries.plain_delete(item_id, where, versions, marks)
+    result = await execute(session, plain, "delete")
     return bool(result.rowcount)

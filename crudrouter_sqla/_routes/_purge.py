@@ -1,0 +1,118 @@
+"""``DELETE {prefix}/{item_id}/purge``: remove a row of a soft-deleting router for good.
+
+A route of its own rather than a flag on DELETE: the method says what happens (the row goes, 204,
+no body), it sits beside ``POST {prefix}/{item_id}/restore``, and its switch carries its own
+dependencies, so that purging can ask more of the caller (an admin) than soft deleting does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import HTTPException, Response
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+
+from .._query import Clause
+from ._execute import execute, raise_db_error
+from ._items import missing
+from ._params import context_params, item_ident, key_params, scope_of, with_signature
+from ._resource import Endpoint, Resource
+from ._versions import IfMatch, if_match_param, parse_if_match
+
+
+def make_purge(res: Resource, name: str) -> Endpoint:
+    """DELETE {prefix}/{item_id}/purge: delete the row for good, whether or not it is
+    soft-deleted; 204 with no body.
+
+    The row must be one the request may see but for soft delete: the scope, the tenancy and
+    the parent of a nested route apply as on every item route, so a row outside them is the
+    404 of an unknown one. A row other rows refer to is the 409 DELETE gives; relationship
+    cascades run through the ORM as for DELETE on a router without soft delete.
+
+    The router's ``before_delete`` and ``after_delete`` hooks run around it (for a row that may
+    be soft-deleted already): purging is a delete, so a hook that refuses or records deletes
+    must not be passed by. A hook that needs to tell the two apart can take the ``Request`` in
+    its ``__init__`` and read the route's name (``purge_{item}``).
+    """
+
+    async def endpoint(**kwargs: Any) -> Response:
+        session: AsyncSession = kwargs["session"]
+        ident = item_ident(res, kwargs)
+        where = scope_of(res, kwargs)
+        match = parse_if_match(res, kwargs.get("if_match"))
+        hooks: Any = kwargs.get("hooks")
+        if res.has_hook("before_delete"):
+            # The hook sees only a row the request may see: a hidden one is a 404 first.
+            if not await _exists(res, session, ident, where):
+                raise await missing(res, session, kwargs)
+            await hooks.before_delete(session, ident)
+        if not await _purge(res, session, ident, where, match):
+            raise await _missing_or_stale(res, session, kwargs, ident, where, match)
+        if res.has_hook("after_delete"):
+            await hooks.after_delete(session, ident)
+        return Response(status_code=204)
+
+    params = [*key_params(res), *if_match_param(res), *context_params(res, hooks=True)]
+    return with_signature(endpoint, params, name)
+
+
+def _conditions(
+    res: Resource, ident: Any, where: Sequence[Clause], match: IfMatch | None = None
+) -> list[Clause]:
+    """The row by key within the request's conditions, alive or soft-deleted."""
+    conditions = [*res.queries.by_key(ident), *where]
+    version = res.queries.version
+    if match is not None and version is not None and match.versions is not None:
+        conditions.append(version.in_(match.versions))
+    return conditions
+
+
+async def _exists(
+    res: Resource, session: AsyncSession, ident: Any, where: Sequence[Clause]
+) -> bool:
+    statement = select(res.queries.pk).select_from(res.info.table)
+    found = await execute(session, statement.where(*_conditions(res, ident, where)))
+    return found.first() is not None
+
+
+async def _purge(
+    res: Resource, session: AsyncSession, ident: Any, where: Sequence[Clause], match: IfMatch
+) -> bool:
+    """Delete the row; whether there was one (at the version If-Match names)."""
+    conditions = _conditions(res, ident, where, match)
+    if not res.queries.orm_delete:
+        statement = delete(res.info.table).where(*conditions)
+        return bool((await execute(session, statement, "delete")).rowcount)
+    # Relationship cascades run only through the ORM: load, then delete.
+    load = select(res.info.model).options(lazyload("*")).where(*conditions)
+    obj = (await execute(session, load)).scalars().first()
+    if obj is None:
+        return False
+    await session.delete(obj)
+    try:
+        await session.flush()
+    except (SQLAlchemyError, OverflowError) as exc:
+        raise_db_error(exc, "delete")
+    return True
+
+
+async def _missing_or_stale(
+    res: Resource,
+    session: AsyncSession,
+    kwargs: dict[str, Any],
+    ident: Any,
+    where: Sequence[Clause],
+    match: IfMatch,
+) -> HTTPException:
+    """Why a purge removed no row: 412 if the row exists at another version, else 404."""
+    if match.versions is not None and await _exists(res, session, ident, where):
+        return HTTPException(
+            status_code=412,
+            detail=f"{res.info.resource} {res.info.describe(ident)} has changed since the "
+            "ETag in If-Match",
+        )
+    return await missing(res, session, kwargs)
