@@ -469,13 +469,6 @@ def test_options_that_do_not_fit_raise(args, options, message):
         CRUDRouter(*args, **options)
 
 
-def test_bulk_route_refuses_a_relationship_write():
-    from tests.relmodels import Hero, HeroRead, HeroWithPowersCreate
-
-    with pytest.raises(ConfigurationError, match="bulk_create_route"):
-        CRUDRouter(Hero, HeroRead, HeroWithPowersCreate, bulk_create_route=True)
-
-
 def test_bulk_routes_are_documented():
     app = app_with(Database("sqlite+aiosqlite://"), item_router(Database("sqlite+aiosqlite://")))
     paths = app.openapi()["paths"]

@@ -1,8 +1,9 @@
 """Filter operators: which fit a column, how their values are parsed, the clause each makes.
 
 URL syntax: ``?age__gte=30``, ``?team_id__in=1,2``, ``?age__between=18,65``,
-``?name__ilike=bat``; a bare ``?name=Thor`` means ``eq``. Groups (``or=(...)``) live in
-`._groups`. Text operators escape ``%`` and ``_`` so what a user typed matches literally.
+``?name__ilike=bat``; a bare ``?name=Thor`` means ``eq`` (``?name__eq=Thor`` too, which the
+OpenAPI document leaves out, so a client sees one parameter per filter). Groups (``or=(...)``)
+live in `._groups`. Text operators escape ``%`` and ``_`` so what a user typed matches literally.
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ class FilterSpec:
 
     ``field`` may be a dotted path through relationships (``team.name``): a to-one path compares
     a joined column (``joins`` names the joins it needs), a to-many path matches rows that have
-    at least one related row meeting the condition (``EXISTS``).
+    at least one related row meeting the condition (``EXISTS``). A spec that is not
+    ``documented`` is a second spelling of another (``name__eq`` beside ``name``): the route
+    takes it, the OpenAPI document leaves it out.
     """
 
     alias: str
@@ -138,6 +141,7 @@ class FilterSpec:
     bounds: Mapping[str, Any]
     joins: tuple[str, ...] = ()
     exists: Callable[..., Clause] | None = None
+    documented: bool = True
 
     def clause(self, value: Any, seen: Restriction | None = None) -> Clause:
         """The SQL condition for a parsed value; a to-many path crosses only rows ``seen``
@@ -242,8 +246,9 @@ def build_filter_specs(
                     f"); it allows: {', '.join(fitting)}"
                 )
         for op in wanted:
-            aliases = [f"{field}__{op}"] + ([field] if op == "eq" else [])
-            for alias in aliases:
+            # ``eq`` is spelt ``name`` and ``name__eq``; the document shows the bare name only.
+            aliases = [(f"{field}__{op}", op != "eq")] + ([(field, True)] if op == "eq" else [])
+            for alias, documented in aliases:
                 specs.append(
                     FilterSpec(
                         alias=alias,
@@ -254,6 +259,7 @@ def build_filter_specs(
                         bounds=_text_bounds(column),
                         joins=target.joins,
                         exists=exists,
+                        documented=documented,
                     )
                 )
     return specs

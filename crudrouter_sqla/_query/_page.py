@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from ..errors import ConfigurationError
 
@@ -53,6 +53,41 @@ class Page(BaseModel, Generic[T]):
         description="How many pages of `limit` items there are, with `page` and a count; "
         "null otherwise.",
     )
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        """``Page[OverdueTask]`` is named ``OverdueTaskPage``; a parameter that is not a class
+        (a union, say) keeps pydantic's name."""
+        if not all(isinstance(param, type) for param in params):
+            return super().model_parametrized_name(params)
+        names = [param.__name__ for param in params]
+        return "".join(name[:1].upper() + name[1:] for name in names) + "Page"
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        """``Page[OverdueTask]`` as a class of its own named ``OverdueTaskPage``, so that the
+        OpenAPI document, and the client a generator writes from it, name it so: pydantic names
+        a parametrized model's schema after the generic and its arguments
+        (``Page_OverdueTask_``), whatever its ``__name__``. The same class every time."""
+        model = super().__class_getitem__(params)  # type: ignore[misc]
+        if (
+            cls is not Page
+            or not isinstance(model, type)
+            or model.__pydantic_generic_metadata__["parameters"]
+            or model.__name__.startswith("Page[")
+        ):
+            return model
+        named = _NAMED.get(model)
+        if named is None:
+            named = _NAMED[model] = create_model(
+                model.__name__,
+                __base__=model,
+                __module__=cls.__module__,
+                __doc__=f"One page of a list of {model.__name__.removesuffix('Page')}.",
+            )
+        return named
+
+
+_NAMED: dict[type[BaseModel], type[BaseModel]] = {}
 
 
 def check_limits(default_limit: int, max_limit: int) -> None:

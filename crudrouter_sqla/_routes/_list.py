@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    WithJsonSchema,
+    create_model,
+)
 from sqlalchemy import ClauseElement, Executable, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -28,13 +37,13 @@ from .._query import (
     ListSpec,
     Sort,
     cursor_not_found,
-    list_pattern,
     query_error,
 )
 from .._query._page_numbers import page_count
+from .._query._patterns import scalar_value
 from ._execute import check_parent, embed_options, execute
 from ._params import context_params, param, scope_of, seen_by, with_signature
-from ._query_params import QueryModel, with_query
+from ._query_params import CommaSeparated, QueryModel, Undocumented, with_query
 from ._resource import JSON, Endpoint, Resource
 
 _DESCRIPTIONS = {
@@ -44,9 +53,9 @@ _DESCRIPTIONS = {
     "gte": "greater than or equal to",
     "lt": "less than",
     "lte": "less than or equal to",
-    "in": "is one of these comma-separated values",
-    "not_in": "is none of these comma-separated values",
-    "between": "is between these two comma-separated values (low,high), both included",
+    "in": "is one of these values",
+    "not_in": "is none of these values",
+    "between": "is between these two values (low,high), both included",
     "like": "contains this text (case-sensitive)",
     "contains": "contains this text (case-sensitive)",
     "ilike": "contains this text, ignoring case",
@@ -76,23 +85,90 @@ def _string(pattern: str, max_length: int) -> Any:
     return Annotated[str | None, WithJsonSchema(schema)]
 
 
+_UNBOUNDED = 10**18 - 1
+"""The largest integer a list filter on an integer column without bounds takes (its pattern's
+18 digits)."""
+
+
+def _item_schema(spec: FilterSpec, limit: int) -> dict[str, Any]:
+    """The documented schema of one value of an ``in``, ``not_in`` or ``between`` filter: the
+    column's own type where the route reads exactly that (integers in the column's range, the
+    enum's values), else text matching the value's pattern. Text never holds a comma, which
+    separates the values."""
+    value_type = spec.value_type
+    if issubclass(value_type, enum.Enum):
+        # The same schema as the read schema's enum, which the document then refers to.
+        schema: dict[str, Any] = TypeAdapter(value_type).json_schema()
+        return schema
+    if issubclass(value_type, int) and value_type is not bool:
+        low, high = spec.bounds.get("ge", -_UNBOUNDED), spec.bounds.get("le", _UNBOUNDED)
+        return {"type": "integer", "minimum": low, "maximum": high}
+    text = f"[^,\\x00]{{0,{limit}}}"
+    if issubclass(value_type, str):
+        return {"type": "string", "maxLength": limit, "pattern": f"^{text}$"}
+    return {"type": "string", "pattern": f"^{scalar_value(value_type, spec.bounds, text)}$"}
+
+
+def _joined(longest: int) -> AfterValidator:
+    """The values of a list filter as the one comma-separated text the query language reads,
+    whether they came in one parameter (``a,b``) or in a repeated one (``x=a&x=b``)."""
+
+    def join(values: list[str] | None) -> str | None:
+        if values is None:
+            return None
+        text = ",".join(values)
+        if len(text) > longest:
+            raise ValueError(f"the values hold at most {longest} characters")
+        return text
+
+    return AfterValidator(join)
+
+
 def filter_field(spec: FilterSpec) -> tuple[Any, Any]:
-    """The query-model field of one filter: its type and bounds, named by its alias."""
+    """The query-model field of one filter: its type and bounds, named by its alias.
+
+    A list filter (``in``, ``not_in``, ``between``) is documented as an array of the column's
+    values, written ``a,b,c`` (form style, not exploded), and also taken as a repeated
+    parameter, which is what generated clients that ignore ``explode`` send. A second spelling
+    of a filter (``name__eq`` beside ``name``) is taken but left out of the document.
+    """
     description = f"{spec.field} {_DESCRIPTIONS[spec.op]}"
+    if spec.op == "eq" and spec.alias == spec.field:
+        description += f" (also spelt `{spec.field}__eq`)"
+    annotation: Any
     if spec.op in LIST_OPS:
         limit = int(spec.bounds.get("max_length", DEFAULT_MAX_TEXT))
         longest = (limit + 1) * MAX_IN_VALUES
-        return _string(list_pattern(spec), longest), Field(
-            None, alias=spec.alias, description=description, max_length=longest
+        most = 2 if spec.op == "between" else MAX_IN_VALUES
+        array: dict[str, Any] = {
+            "type": "array",
+            "items": _item_schema(spec, limit),
+            "maxItems": most,
+        }
+        if spec.op == "between":
+            array["minItems"] = 2
+        description += (
+            f", at most {most}: `a,b`, or the parameter repeated"
+            if spec.op != "between"
+            else ": `low,high`, or the parameter repeated"
         )
-    if spec.op == "isnull":
-        return bool | None, Field(None, alias=spec.alias, description=description)
-    bounds = dict(spec.bounds)
-    if spec.value_type is not str:
-        bounds.pop("max_length", None)
-    elif issubclass(spec.value_type, str):
-        bounds["pattern"] = NO_NUL
-    return spec.value_type | None, Field(None, alias=spec.alias, description=description, **bounds)
+        annotation = Annotated[
+            list[str] | None, _joined(longest), WithJsonSchema(array), CommaSeparated()
+        ]
+        field = Field(None, alias=spec.alias, description=description)
+    elif spec.op == "isnull":
+        annotation, field = bool | None, Field(None, alias=spec.alias, description=description)
+    else:
+        bounds = dict(spec.bounds)
+        if spec.value_type is not str:
+            bounds.pop("max_length", None)
+        elif issubclass(spec.value_type, str):
+            bounds["pattern"] = NO_NUL
+        annotation = spec.value_type | None
+        field = Field(None, alias=spec.alias, description=description, **bounds)
+    if not spec.documented:
+        annotation = Annotated[annotation, Undocumented()]
+    return annotation, field
 
 
 _GROUP_HELP = {
@@ -312,7 +388,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
     custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
 
-    query_model = QueryModel(_query_model(res, name))
+    query_model = QueryModel(_query_model(res, name), shares=res.serializer.schema)
 
     async def endpoint(**kw: Any) -> Response:
         request: Request = kw["request"]

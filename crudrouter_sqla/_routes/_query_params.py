@@ -5,13 +5,18 @@ FastAPI can take such a model itself (``Annotated[Model, Query()]``), but it the
 model's fields in a cache of 128 models: an app with more list routes than that rebuilds them
 on requests and fails to build its OpenAPI document (``KeyError`` in ``get_openapi``). So the
 route validates the model itself, and its parameters are written into the document from the
-model's JSON schema, as FastAPI would write them.
+model's JSON schema, as FastAPI would write them, with three differences that make a generated
+client read well: a field marked `Undocumented` (a second spelling of a filter) stays out of the
+document; a field marked `CommaSeparated` is an array in form style, not exploded
+(``?id__in=1,2``), so a client takes a list; and an enum the read schema documents is a
+``$ref`` to its component, so a client has one enum type, not one per parameter.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import json
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +32,17 @@ from ._params import param
 from ._resource import Endpoint
 
 _REF_PREFIX = "#/$defs/"
+_COMPONENTS = "#/components/schemas/"
+
+
+class Undocumented:
+    """Marks a query-model field the route takes and the document leaves out: a second
+    spelling of a documented parameter (``name__eq`` beside ``name``)."""
+
+
+class CommaSeparated:
+    """Marks a query-model field documented as an array in form style, not exploded: the
+    values joined by commas in one parameter (``?id__in=1,2``), as the route reads them."""
 
 
 def _inline(schema: Any, defs: dict[str, Any]) -> Any:
@@ -40,6 +56,33 @@ def _inline(schema: Any, defs: dict[str, Any]) -> Any:
     if isinstance(schema, list):
         return [_inline(item, defs) for item in schema]
     return schema
+
+
+def _key(schema: Any) -> str:
+    return json.dumps(schema, sort_keys=True, default=str)
+
+
+def _shared(schema: Any, components: dict[str, str]) -> Any:
+    """``schema`` with every sub-schema that equals a component (by `_key`) replaced by a
+    ``$ref`` to it."""
+    if isinstance(schema, dict):
+        name = components.get(_key(schema))
+        if name is not None:
+            return {"$ref": _COMPONENTS + name}
+        return {k: _shared(v, components) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_shared(item, components) for item in schema]
+    return schema
+
+
+def _enum_components(schema: type[BaseModel] | None) -> dict[str, str]:
+    """The enums ``schema`` (the read schema) documents, keyed by their JSON schema: the
+    document holds them as components of these names, since every router documents its read
+    schema."""
+    if schema is None:
+        return {}
+    defs = schema.model_json_schema(mode="serialization").get("$defs", {})
+    return {_key(d): name for name, d in defs.items() if "enum" in d}
 
 
 def _validation_error_schema() -> dict[str, Any]:
@@ -60,8 +103,11 @@ VALIDATION_ERROR: dict[str, Any] = {
 class QueryModel:
     """A route's query parameters as one model: validated per request, documented once."""
 
-    def __init__(self, model: type[BaseModel]) -> None:
+    def __init__(self, model: type[BaseModel], shares: type[BaseModel] | None = None) -> None:
+        """``shares`` is the read schema, whose enums the parameters refer to (see
+        `_enum_components`)."""
         self.model = model
+        self.shares = shares
         self.names, self.repeatable = model_query_names(model)
 
     def openapi_extra(self) -> dict[str, Any]:
@@ -73,10 +119,13 @@ class QueryModel:
         schema = self.model.model_json_schema(by_alias=True, mode="validation")
         defs = schema.get("$defs", {})
         required = set(schema.get("required", ()))
+        components = _enum_components(self.shares)
         parameters = []
         for name, field in self.model.model_fields.items():
+            if any(isinstance(m, Undocumented) for m in field.metadata):
+                continue
             alias = field.alias or name
-            prop = _inline(schema["properties"][alias], defs)
+            prop = _shared(_inline(schema["properties"][alias], defs), components)
             prop["title"] = field.title or alias.title().replace("_", " ")
             parameter: dict[str, Any] = {
                 "name": alias,
@@ -84,6 +133,9 @@ class QueryModel:
                 "required": alias in required,
                 "schema": prop,
             }
+            if any(isinstance(m, CommaSeparated) for m in field.metadata):
+                parameter["style"] = "form"
+                parameter["explode"] = False
             if field.description:
                 parameter["description"] = field.description
             if field.deprecated:

@@ -109,10 +109,11 @@ def _no_defaults(schema: dict[str, Any]) -> None:
         prop.pop("default", None)
 
 
-def page_model(schema: type[BaseModel], names: Any) -> type[BaseModel]:
-    """The documented page of a list route: its items are the read schema, or, when the client
-    asks for ``fields``, the read schema's fields with none of them required (``{Item}Fields``),
-    so every page the route answers fits the document."""
+def page_model(schema: type[BaseModel], names: Any) -> Any:
+    """The documented answer of a list route: a page of the read schema (``{Item}Page``), or,
+    when the client asks for ``fields``, a page of the read schema's fields with none of them
+    required (``{Item}FieldsPage`` of ``{Item}Fields``), so every page the route answers fits
+    the document and a generated client's ``{Item}Page`` holds read-schema items."""
     fields: dict[str, Any] = {
         name: (field.annotation, FieldInfo.merge_field_infos(field, default=None))
         for name, field in schema.model_fields.items()
@@ -125,6 +126,6 @@ def page_model(schema: type[BaseModel], names: Any) -> type[BaseModel]:
         __doc__=f"The fields of {schema.__name__} a client asked for with `fields`.",
         **fields,
     )
-    item: Any = schema | subset
-    page: type[BaseModel] = create_model(names.schema("Page"), __base__=Page[item])
-    return page
+    page: Any = create_model(names.schema("Page"), __base__=Page[schema])
+    fields_page: Any = create_model(names.schema("FieldsPage"), __base__=Page[subset])
+    return page | fields_page
