@@ -293,7 +293,7 @@ async def test_openapi_documents_the_parameters_and_page(db, client_for):
         assert params["offset"]["schema"]["maximum"] == 100_000
         assert "adds to them" in params["page"]["description"]
         assert "404" in params["cursor"]["description"]
-        schema = r.json()["components"]["schemas"]["Page_HeroRead_"]
+        schema = r.json()["components"]["schemas"]["HeroReadPage"]
         assert {"page", "pages", "next_cursor"} <= schema["properties"].keys()
 
 

@@ -55,7 +55,7 @@ class Page(BaseModel, Generic[T]):
     )
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
         """``Page[OverdueTask]`` is named ``OverdueTaskPage``; a parameter that is not a class
         (a union, say) keeps pydantic's name."""
         if not all(isinstance(param, type) for param in params):
@@ -68,7 +68,7 @@ class Page(BaseModel, Generic[T]):
         OpenAPI document, and the client a generator writes from it, name it so: pydantic names
         a parametrized model's schema after the generic and its arguments
         (``Page_OverdueTask_``), whatever its ``__name__``. The same class every time."""
-        model = super().__class_getitem__(params)  # type: ignore[misc]
+        model = super().__class_getitem__(params)
         if (
             cls is not Page
             or not isinstance(model, type)
