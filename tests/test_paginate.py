@@ -3,12 +3,10 @@ page-number arithmetic the list route shares."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, joinedload, raiseload
 
 from crudrouter_sqla import (
@@ -21,6 +19,7 @@ from crudrouter_sqla import (
 )
 from crudrouter_sqla._query._page_numbers import page_count, page_offset
 from tests.models import Hero, HeroRead, Team, TeamRead
+from tests.support.databases import counting
 
 NO_PAGE = "The cursor names no page of this list: "
 
@@ -373,20 +372,6 @@ class HeroWithTeam(BaseModel):
     id: int
     name: str
     team: TeamRead | None
-
-
-@contextmanager
-def counting(db):
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_embeds_respect_the_statements_own_loader_options(db, client_for):

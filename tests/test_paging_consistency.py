@@ -12,8 +12,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +19,13 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from crudrouter_sqla import CRUDRouter, Page, Paginator, new_pagination
 from crudrouter_sqla._query import CursorCodec
 from crudrouter_sqla.core import Database
 from tests.models import Hero, HeroRead, Team, TeamRead
+from tests.support.databases import counting
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
@@ -307,20 +306,6 @@ class HeroWithTeam(BaseModel):
 
 class TeamWithHeroes(TeamRead):
     heroes: list[HeroRead]
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def embedding_app(db: Database) -> FastAPI:

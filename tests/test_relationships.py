@@ -4,13 +4,12 @@ statements, filters and sorts across relations, nested routes and writes of refe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from crudrouter_sqla import ConfigurationError, CRUDRouter
 from crudrouter_sqla.core import Database
@@ -30,7 +29,7 @@ from tests.relmodels import (
     TeamWithHeroIds,
     hero_tags,
 )
-from tests.support.databases import database_with
+from tests.support.databases import counting, database_with
 
 HERO_FILTERS: dict[str, Any] = {
     "team.name": ["eq", "ilike"],
@@ -65,21 +64,6 @@ def related_app(db: Database, **hero_options: Any) -> FastAPI:
         CRUDRouter(Hero, HeroRead, prefix="/members", parent=Hero.team, session=db.session)
     )
     return app
-
-
-@contextmanager
-def counting(db: Database) -> Any:
-    """Collect the SQL statements the database runs inside the block."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def seed(client: Any, heroes: int = 20, teams: int = 5) -> None:

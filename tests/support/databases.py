@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 
 from crudrouter_sqla.core import Database
 
@@ -19,3 +20,18 @@ async def database_with(url: str, metadata: MetaData) -> AsyncIterator[Database]
         yield database
     finally:
         await database.engine.dispose()
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[list[str]]:
+    """Collect the SQL statements the database runs inside the block."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
