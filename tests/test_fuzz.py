@@ -408,6 +408,7 @@ class Kit(KitBase):
     extra: Mapped[Any] = mapped_column(JSON, nullable=True)
     owner: Mapped[str] = mapped_column(String(20), default="")
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -433,8 +434,8 @@ class KitHooks(Hooks):
             raise HTTPException(status_code=403, detail="Kits named forbidden* are not made here")
 
 
-def owned() -> dict[str, str]:
-    return {"owner": "fuzz"}
+def owner() -> str:
+    return "fuzz"
 
 
 def own_kits() -> Any:
@@ -451,8 +452,10 @@ def kits_app(db: Database) -> FastAPI:
         sort_fields=["name", "price", "weight"],
         search_fields=["name", "note"],
         soft_delete="deleted_at",
+        soft_delete_values={"deleted_by": owner},
+        purge_route=True,
         scope=own_kits,
-        stamp=owned,
+        stamp={"owner": owner},
         hooks=KitHooks,
         max_bulk=20,
         max_related=10,
