@@ -126,7 +126,6 @@ def page_model(schema: type[BaseModel], names: Any) -> Any:
         __doc__=f"The fields of {schema.__name__} a client asked for with `fields`.",
         **fields,
     )
-    read: Any = schema
-    page: Any = create_model(names.schema("Page"), __base__=Page[read])
-    fields_page: Any = create_model(names.schema("FieldsPage"), __base__=Page[subset])
+    page: Any = create_model(names.schema("Page"), __base__=Page.of(schema))
+    fields_page: Any = create_model(names.schema("FieldsPage"), __base__=Page.of(subset))
     return page | fields_page
