@@ -31,6 +31,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, lazyload, selectinload
 
+from ._guard import Visibility
 from ._model._inspect import INT64_MAX
 from ._model._relations import _UNLOADABLE, MAX_DEPTH, embedded_schema
 from ._query import (
@@ -90,9 +91,11 @@ class Paginator:
         count: PaginateCount,
         codec: CursorCodec,
         origin: str,
+        deepest: int = _MAX_POSITION,
     ) -> None:
         self.session = session
         self.limit = limit
+        self._deepest = deepest
         self.window = window
         self.count = count
         self._start = start
@@ -137,7 +140,8 @@ class Paginator:
         next_cursor = None
         if len(rows) > self.limit:
             rows = rows[: self.limit]
-            next_cursor = self._codec.encode("", [self._origin, start + self.limit], [str, int])
+            if start + self.limit <= self._deepest:
+                next_cursor = self._codec.encode("", [self._origin, start + self.limit], [str, int])
         data = {
             "items": rows,
             "total": total,
@@ -157,12 +161,14 @@ class Paginator:
         return adapter.validate_python(data, from_attributes=True)
 
 
-def decode_position(codec: CursorCodec, cursor: str, origin: str) -> int:
+def decode_position(
+    codec: CursorCodec, cursor: str, origin: str, deepest: int = _MAX_POSITION
+) -> int:
     """The position in a `Paginator` cursor; the list route's 404 (``cursor_not_found``) if it is
-    malformed, altered, made for another path or holds a position past any table."""
+    malformed, altered, made for another path or holds a position past ``deepest``."""
     try:
         origin_in_cursor, position = codec.decode(
-            cursor, "", [str, int], [None, {"ge": 0, "le": _MAX_POSITION}]
+            cursor, "", [str, int], [None, {"ge": 0, "le": deepest}]
         )
     except CursorError as exc:
         raise cursor_not_found(str(exc)) from None
@@ -256,7 +262,26 @@ def _with_embeds(statement: AnySelect, schema: type[Any]) -> AnySelect:
     mapper = inspect(entity).mapper
     given = _keys_with_options(statement, mapper)
     chosen = [loader for key, loader in loaders if key not in given]
-    return statement.options(*chosen) if chosen else statement
+    if not chosen:
+        return statement
+    # Soft-deleted related rows do not exist, as everywhere: criteria on the embedded models
+    # (not on the statement's own, whose rows are the caller's to choose).
+    embedded = _embedded_models(mapper, schema) - {mapper.class_}
+    hidden = Visibility(mapper.class_).loader_options(sorted(embedded, key=str))
+    return statement.options(*chosen, *hidden)
+
+
+def _embedded_models(mapper: Mapper[Any], schema: type[BaseModel]) -> set[type[Any]]:
+    found: set[type[Any]] = set()
+
+    def walk(owner: Mapper[Any], embeds: Sequence[_Embedded]) -> None:
+        for embed in embeds:
+            target = owner.relationships[embed.key].mapper
+            found.add(target.class_)
+            walk(target, embed.children)
+
+    walk(mapper, _embedded(mapper, schema))
+    return found
 
 
 def _keys_with_options(statement: AnySelect, mapper: Mapper[Any]) -> set[str]:
@@ -306,7 +331,10 @@ def new_pagination(
         session: the session dependency, such as ``db.session``; default the core ``Session``.
         cursor_secret: an HMAC key for cursors only this app can mint; every process must then
             share it. Default: as the generated list route, a checksum under a fixed key, so
-            cursors work on every worker and after a restart.
+            cursors work on every worker and after a restart. A cursor here holds a position,
+            which costs the database what an offset does; since anyone can write one under
+            the fixed key, without a secret cursors go no deeper than ``max_offset`` (the
+            page there has no ``next_cursor``).
 
     Raises:
         ConfigurationError: at once, for page sizes, a count mode or a ``cursor_secret`` that
@@ -357,6 +385,9 @@ def new_pagination(
     if isinstance(max_offset, bool) or not isinstance(max_offset, int) or max_offset < 0:
         raise ConfigurationError(f"max_offset must be an integer of at least 0, got {max_offset!r}")
     codec = CursorCodec(_CURSOR_RESOURCE, cursor_secret)
+    # Anyone can write a cursor under the fixed key: without a secret, a cursor reaches no
+    # deeper than an offset may, so none costs more than the deepest offset.
+    deepest = _MAX_POSITION if cursor_secret is not None else max_offset
     session_dependency = session or default_session
     default_count = count
 
@@ -409,7 +440,7 @@ def new_pagination(
         start = (offset or 0) + (0 if page is None else page_offset(page, limit))
         origin = request.url.path
         if cursor is not None:
-            start += decode_position(codec, cursor, origin)
+            start += decode_position(codec, cursor, origin, deepest)
         return Paginator(
             session,
             limit=limit,
@@ -418,6 +449,7 @@ def new_pagination(
             count=count or default_count,
             codec=codec,
             origin=origin,
+            deepest=deepest,
         )
 
     return pagination

@@ -505,7 +505,6 @@ class CRUDRouter(APIRouter):
             specs = [
                 replace(spec, responses={**spec.responses, **parent_missing}) for spec in specs
             ]
-        documented = False  # the first route's responses put ErrorResponse in the document
         for spec in specs:
             setting = switches[spec.switch]
             if setting is False:
@@ -525,9 +524,6 @@ class CRUDRouter(APIRouter):
                 allowlist = routes.QueryAllowlist()
                 endpoint = routes.refusing_unknown_query(endpoint, allowlist)
             responses = {**spec.responses, **_UNAVAILABLE}
-            if documented:
-                responses = routes.by_reference(responses)
-            documented = True
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR
             with self.routes.generating():

@@ -4,11 +4,11 @@ Every request carries a bearer token naming a user; the user's organization is t
 every router, so no request sees or writes another organization's rows, through references,
 parents, embeds or filters either. Projects are soft-deleted (and purged by ``DELETE
 /api/v1/projects/{id}/purge``); tasks have a status, a due date, a priority, an assignee and
-labels; comments live under their task. The signed-in user is stamped as a task's creator and
-a comment's author.
+labels; comments live under their task. A hook makes the signed-in user a new task's creator
+and a new comment's author; edits by others keep them.
 
-Run it from the repository root (two users are seeded: tokens ``alice``, an admin, and
-``bob``)::
+Run it from the repository root (users are seeded with the tokens ``alice``, an admin, and
+``carol`` at Acme, and ``bob`` at Globex)::
 
     SQLALCHEMY_URL=sqlite+aiosqlite:///./tracker.db uvicorn examples.tracker:app
 """
@@ -17,7 +17,7 @@ import datetime
 import enum
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from crudrouter_sqla import (
     CRUDRouter,
     ErrorResponse,
+    Hooks,
     Page,
     Paginator,
     Tenancy,
@@ -157,8 +158,9 @@ class OverdueTask(Read):
     due: datetime.date
 
 
-# The derived schema, plus the labels written as a list of their ids.
-TaskCreate = write_schema(Task, TaskRead, include=["labels"])
+# The derived schemas, plus a task's labels as a list of their ids; the author is set by a hook.
+TaskCreate = write_schema(Task, TaskRead, include=["labels"], exclude=["created_by"])
+CommentCreate = write_schema(Comment, CommentRead, exclude=["author_id"])
 
 bearer = HTTPBearer()
 
@@ -178,12 +180,21 @@ def create_app(db: Database) -> FastAPI:
     def org_of(user: Annotated[User, Depends(signed_in)]) -> int:
         return user.org_id
 
-    def id_of(user: Annotated[User, Depends(signed_in)]) -> int:
-        return user.id
-
     def admin_only(user: Annotated[User, Depends(signed_in)]) -> None:
         if not user.admin:
             raise HTTPException(403, "Only an admin may purge")
+
+    def authored(column: str) -> type[Hooks]:
+        class Authored(Hooks):
+            """The signed-in user is a new row's author; later edits keep it."""
+
+            def __init__(self, user: Annotated[User, Depends(signed_in)]) -> None:
+                self.user = user
+
+            async def before_create(self, session: AsyncSession, values: dict[str, Any]) -> None:
+                values[column] = self.user.id
+
+        return Authored
 
     tenancy = Tenancy(column="org_id", current=org_of)
     me = {"session": db.session, "tenancy": tenancy}
@@ -203,7 +214,7 @@ def create_app(db: Database) -> FastAPI:
     api.include_router(CRUDRouter(Project, ProjectRead, **purge, **me))
     api.include_router(CRUDRouter(Label, LabelRead, **me))
     tasks = {
-        "stamp": {"created_by": id_of},
+        "hooks": authored("created_by"),
         "filter_fields": {"status": ["eq", "in"], "priority": ["gte", "lte"], "due": ["lt"],
                           "assignee_id": ["eq", "isnull"], "labels.name": ["eq"]},
         "sort_fields": ["id", "due", "priority"],
@@ -213,8 +224,8 @@ def create_app(db: Database) -> FastAPI:
         CRUDRouter(Task, TaskRead, TaskCreate, bulk_create_route=True, **tasks, **me)
     )
     api.include_router(CRUDRouter(Task, TaskRead, TaskCreate, parent=Task.project, **tasks, **me))
-    comments = {"parent": Comment.task, "stamp": {"author_id": id_of}}
-    api.include_router(CRUDRouter(Comment, CommentRead, **comments, **me))
+    comments = {"parent": Comment.task, "hooks": authored("author_id")}
+    api.include_router(CRUDRouter(Comment, CommentRead, CommentCreate, **comments, **me))
 
     # A cursor that names no page is a 404, as on the generated routes.
     cursor_404 = {404: {"model": ErrorResponse, "description": "The cursor names no page"}}
@@ -234,7 +245,7 @@ def create_app(db: Database) -> FastAPI:
 
 
 async def seed(db: Database) -> None:
-    """Two organizations with one user each (tokens ``alice``, an admin, and ``bob``), once."""
+    """Two organizations and their users (tokens ``alice``, ``carol`` and ``bob``), once."""
     async with db.open_session() as session:
         if await session.scalar(select(User.id).limit(1)) is not None:
             return
@@ -244,6 +255,7 @@ async def seed(db: Database) -> None:
         session.add_all(
             [
                 User(org_id=acme.id, name="Alice", token="alice", admin=True),
+                User(org_id=acme.id, name="Carol", token="carol"),
                 User(org_id=globex.id, name="Bob", token="bob"),
             ]
         )

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from crudrouter_sqla import CRUDRouter, Page, Paginator, new_pagination
 from crudrouter_sqla._query import CursorCodec
 from crudrouter_sqla.core import Database
+from tests import tenancymodels as tm
 from tests.models import Hero, HeroRead, Team, TeamRead
-from tests.support.databases import counting
+from tests.support.databases import counting, database_with
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
@@ -351,3 +352,61 @@ async def test_embedded_relationships_load_without_a_query_per_row(
         generated_page = (await client.get(generated, params={"limit": 20})).json()
         helper_page = (await client.get(helper, params={"limit": 20})).json()
         assert helper_page["items"] == generated_page["items"]
+
+
+async def test_a_cursor_without_a_secret_goes_no_deeper_than_an_offset(db, client_for):
+    """Anyone can write a cursor under the fixed key: one past ``max_offset`` is a 404, and the
+    page at the bound offers none, unless the helper has a ``cursor_secret``."""
+    shallow = new_pagination(session=db.session, max_offset=6)
+    deep = new_pagination(session=db.session, max_offset=6, cursor_secret="s" * 32)
+    app = FastAPI(lifespan=db.lifespan)
+
+    @app.get("/shallow")
+    async def shallow_route(paginator: Paginator = Depends(shallow)) -> Page[HeroRead]:
+        return await paginator(select(Hero).order_by(Hero.id), HeroRead)
+
+    @app.get("/deep")
+    async def deep_route(paginator: Paginator = Depends(deep)) -> Page[HeroRead]:
+        return await paginator(select(Hero).order_by(Hero.id), HeroRead)
+
+    await seed(db)
+    forged = CursorCodec("paginate").encode("", ["/shallow", 10**15], [str, int])
+    async with client_for(app) as client:
+        r = await client.get("/shallow", params={"cursor": forged})
+        assert r.status_code == 404, r.text
+        for path, pages in (("/shallow", 3), ("/deep", 4)):
+            params: dict[str, Any] = {"limit": 3}
+            seen = 0
+            while True:
+                r = await client.get(path, params=params)
+                assert r.status_code == 200, r.text
+                seen += 1
+                if r.json()["next_cursor"] is None:
+                    break
+                params = {"limit": 3, "cursor": r.json()["next_cursor"]}
+            assert seen == pages, path
+
+
+async def test_soft_deleted_rows_are_not_embedded_in_a_page(db_url, client_for):
+    async with database_with(db_url, tm.Base.metadata) as tdb:
+        paginate = new_pagination(session=tdb.session)
+        app = FastAPI(lifespan=tdb.lifespan)
+        app.include_router(
+            CRUDRouter(tm.Project, tm.ProjectRead, session=tdb.session, soft_delete="deleted_at")
+        )
+
+        @app.get("/paged")
+        async def paged(paginator: Paginator = Depends(paginate)) -> Page[tm.TaskRead]:
+            return await paginator(select(tm.Task).order_by(tm.Task.id), tm.TaskRead)
+
+        async with tdb.open_session() as session:
+            session.add(tm.Organization(id=1, name="Acme"))
+            gone, kept = tm.Project(org_id=1, name="gone"), tm.Project(org_id=1, name="kept")
+            session.add_all([gone, kept])
+            await session.flush()
+            session.add_all(tm.Task(org_id=1, project_id=p.id, title=p.name) for p in (gone, kept))
+        async with client_for(app) as client:
+            r = await client.delete(f"/projects/{gone.id}")
+            assert r.status_code == 204, r.text
+            items = (await client.get("/paged")).json()["items"]
+            assert [item["project"] and item["project"]["name"] for item in items] == [None, "kept"]

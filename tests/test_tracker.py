@@ -41,8 +41,12 @@ async def test_a_task_with_labels_is_stamped_and_stays_in_its_organization(clien
     body = {"title": "Fuel", "project_id": project["id"], "labels": [label["id"]]}
     task = await _post(client, "/tasks", body, ALICE)
     users = (await client.get(f"{API}/users", headers=ALICE)).json()["items"]
-    assert [u["name"] for u in users] == ["Alice"]
-    assert task["created_by"] == users[0]["id"]  # stamped, never asked for
+    assert [u["name"] for u in users] == ["Alice", "Carol"]
+    assert task["created_by"] == users[0]["id"]  # set by the router, never asked for
+    # Another member's edit keeps the creator.
+    carol = {"authorization": "Bearer carol"}
+    r = await client.patch(f"{API}/tasks/{task['id']}", json={"title": "Refuel"}, headers=carol)
+    assert r.status_code == 200 and r.json()["created_by"] == users[0]["id"], r.text
     assert (task["status"], task["priority"]) == ("todo", 3)  # the columns' defaults
     assert [t["name"] for t in task["labels"]] == ["urgent"]
     # Globex sees none of it, and cannot reach it through references or parents.

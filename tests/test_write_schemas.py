@@ -3,15 +3,17 @@ keep the column checks, and columns a ``stamp`` mapping writes are never asked f
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import pytest
 from fastapi import FastAPI, Header, HTTPException
-from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Column, ForeignKey, String, Table, Uuid, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crudrouter_sqla import ConfigurationError, CRUDRouter, Hooks, write_schema
+from crudrouter_sqla import ConfigurationError, CRUDRouter, Hooks, Tenancy, write_schema
 from crudrouter_sqla.core import Database
 from tests import relmodels as rel
 from tests.models import Hero, HeroRead, Team, TeamRead
@@ -236,3 +238,109 @@ async def test_bulk_inserts_write_relationships_and_name_the_row(rdb, client_for
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", 0]
         r = await client.get("/heroes")
         assert r.json()["total"] == 3
+
+
+class UuidBase(DeclarativeBase):
+    pass
+
+
+crate_tags = Table(
+    "crate_tags",
+    UuidBase.metadata,
+    Column("crate_id", ForeignKey("crates.id"), primary_key=True),
+    Column("label_id", ForeignKey("crate_labels.id"), primary_key=True),
+)
+
+
+class CrateLabel(UuidBase):
+    __tablename__ = "crate_labels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Crate(UuidBase):
+    """A key the application makes (a random UUID): the database's rows do not sort as sent."""
+
+    __tablename__ = "crates"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(20))
+    labels: Mapped[list[CrateLabel]] = relationship(secondary=crate_tags, order_by=CrateLabel.id)
+
+
+class CrateLabelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class CrateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    labels: list[CrateLabelRead]
+
+
+async def test_bulk_rows_keep_their_own_relationships_whatever_their_keys(db_url, client_for):
+    async with database_with(db_url, UuidBase.metadata) as udb:
+        app = FastAPI(lifespan=udb.lifespan)
+        labels = CRUDRouter(CrateLabel, CrateLabelRead, session=udb.session, bulk_create_route=True)
+        app.include_router(labels)
+        create = write_schema(Crate, CrateRead, include=["labels"])
+        crates = CRUDRouter(Crate, CrateRead, create, session=udb.session, bulk_create_route=True)
+        app.include_router(crates)
+        async with client_for(app) as client:
+            r = await client.post("/crate_labels/bulk", json=[{} for _ in range(12)])
+            ids = [label["id"] for label in r.json()]
+            body = [{"name": f"n{i}", "labels": [label]} for i, label in enumerate(ids)]
+            r = await client.post("/crates/bulk", json=body)
+            assert r.status_code == 201, r.text
+            got = [(c["name"], [label["id"] for label in c["labels"]]) for c in r.json()]
+            assert got == [(f"n{i}", [label]) for i, label in enumerate(ids)]
+
+
+class ScreenedHero(BaseModel):
+    """A hand-written schema with a validator of its own and the tenant column."""
+
+    name: str
+    secret_name: str
+    team_id: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _screened(cls, value: str) -> str:
+        if value == "bad":
+            raise ValueError("no bad names")
+        return value
+
+
+async def test_a_hand_written_schema_keeps_its_validators_under_a_tenancy(db, client_for):
+    tenancy = Tenancy(column="team_id", current=_team_of)
+    app = FastAPI(lifespan=db.lifespan)
+    app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
+    app.include_router(
+        CRUDRouter(Hero, HeroRead, ScreenedHero, session=db.session, tenancy=tenancy)
+    )
+    async with client_for(app) as client:
+        team = await client.post("/teams", json={"name": "League", "headquarters": "Tower"})
+        headers = {"x-team": str(team.json()["id"])}
+        r = await client.post("/heroes", json={"name": "bad", "secret_name": "s"}, headers=headers)
+        assert r.status_code == 422 and "no bad names" in r.text
+        r = await client.post("/heroes", json={"name": "ok", "secret_name": "s"}, headers=headers)
+        assert r.status_code == 201 and r.json()["team_id"] == team.json()["id"]
+
+
+async def test_on_conflict_takes_rows_that_send_no_relationship_values(rdb, client_for):
+    app = FastAPI(lifespan=rdb.lifespan)
+    heroes = CRUDRouter(
+        rel.Hero,
+        rel.HeroRead,
+        rel.HeroCreate,
+        session=rdb.session,
+        bulk_create_route=True,
+        conflict_target=["name"],
+    )
+    app.include_router(heroes)
+    async with client_for(app) as client:
+        for _ in range(2):
+            r = await client.post("/heroes/bulk?on_conflict=ignore", json=[{"name": "Flash"}])
+            assert r.status_code == 201, r.text
+        r = await client.post("/heroes/bulk?on_conflict=ignore", json=[{"name": "K", "tags": []}])
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "on_conflict"]

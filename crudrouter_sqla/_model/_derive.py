@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
+import weakref
 from collections.abc import Iterable
 from typing import Annotated, Any, Optional
 
@@ -171,14 +172,21 @@ def write_schema(
         **built,
     )
     _DERIVED.add(schema)
+    _WRITTEN.add(schema)
     return schema
+
+
+_WRITTEN: weakref.WeakSet[type[BaseModel]] = weakref.WeakSet()
+"""The schemas `write_schema` made (no validators of the application's own)."""
 
 
 def without_fields(schema: type[BaseModel], keys: Iterable[str], name: str) -> type[BaseModel]:
     """A derived ``schema`` (`write_schema`'s) without ``keys``, named ``name``: the router
     leaves out the columns it writes itself (the tenant, stamped columns, the parent key)."""
     dropped = set(keys) & set(schema.model_fields)
-    if not dropped or schema not in _DERIVED:
+    if not dropped or schema not in _WRITTEN:
+        # A schema of the application's own keeps its fields (and validators): the router
+        # writes its values over what a client sends.
         return schema
     fields: dict[str, Any] = {
         key: (field.annotation, field)

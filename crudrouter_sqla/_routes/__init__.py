@@ -23,7 +23,6 @@ from ._params import RESERVED, item_path
 from ._purge import make_purge
 from ._query_params import VALIDATION_ERROR, QueryAllowlist, query_of, refusing_unknown_query
 from ._resource import Endpoint, Resource
-from ._responses import by_reference
 from ._route_list import CRUDRoute, RouteList
 from ._serialize import Serializer, page_model
 from ._session import session_dependency
@@ -43,7 +42,6 @@ __all__ = [
     "Resource",
     "RouteList",
     "Serializer",
-    "by_reference",
     "item_path",
     "limited_route_class",
     "make_bulk_create",

@@ -147,7 +147,11 @@ async def _insert_rows(
     connection = await session.connection()
     # One statement per batch of rows (SQLAlchemy's "insertmanyvalues"), compiled once.
     marks = [column.label(f"_t{i}") for i, column in enumerate(target)]
-    statement = base.returning(*queries.returning, *marks)
+    # Rows come back in the order sent, by SQLAlchemy's "insertmanyvalues" sentinels, where
+    # their key cannot tell it (a UUID or a server default): their relationship values,
+    # hooks and errors follow the index.
+    ordered = mode == "error" and not _sorts_as_sent(res, rows)
+    statement = base.returning(*queries.returning, *marks, sort_by_parameter_order=ordered)
     sent = rows
     if mode != "error":
         _refuse_repeated(target, rows)
@@ -160,10 +164,26 @@ async def _insert_rows(
         for index, values in enumerate(rows):
             if _sent_key(target, values) not in returned:
                 raise _hidden_conflict(res, dialect, target, index)
+    if ordered:
+        return written
     if mode != "error" and all(_sent_key(target, values) is not None for values in rows):
         position = {_sent_key(target, values): index for index, values in enumerate(rows)}
         return sorted(written, key=lambda row: position.get(_mark(target, row), len(rows)))
     return _in_sent_order(res, rows, written)
+
+
+def _sorts_as_sent(res: Resource, rows: list[dict[str, Any]]) -> bool:
+    """Whether the returned rows can be put in the order sent by their key: the client sent
+    every key, or the key is one integer the database counts up (an identity or sequence)."""
+    parts = res.info.key
+    if all(part.column.key in rows[0] for part in parts):
+        return True
+    column = parts[0].column
+    return len(parts) == 1 and column.autoincrement in (True, "auto") and _is_integer(column)
+
+
+def _is_integer(column: Any) -> bool:
+    return isinstance(column.type, Integer)
 
 
 def _sent_key(target: list[Any], values: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -282,7 +302,7 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
                     values, relations = await before_write(
                         res, res.create_plan, hooks.before_create, kwargs, values, relations
                     )
-            if relations and mode != "error":
+            if mode != "error" and set(relations) & body.model_fields_set:
                 message = (
                     "on_conflict applies to rows without relationship values; send "
                     f"{', '.join(sorted(relations))} in a request without on_conflict"
@@ -300,7 +320,7 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
                 raise
             raise await _failing_index(res, session, rows, exc) from exc
         wrote_relations = False
-        if any(related):
+        if mode == "error" and any(related):
             seen = seen_by(res, kwargs)
             for index, (row, relations) in enumerate(zip(written, related, strict=True)):
                 if relations:
