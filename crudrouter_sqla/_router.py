@@ -149,7 +149,8 @@ class CRUDRouter(APIRouter):
         stamp: column values that create, replace and update write over what the client
             sent: a mapping of columns to dependencies (``{"owner_id": current_user_id}``),
             whose columns the derived write schemas then leave out, or a dependency returning
-            the values (such as ``{"owner_id": user.id}``).
+            the values (such as ``{"owner_id": user.id}``), whose columns are known (and left
+            out) when its return annotation is a ``TypedDict``.
         tenancy: a `Tenancy`: every model that has its column (this one, parents, references,
             embeds, relationship paths) shows only the caller's tenant's rows to this router's
             requests, and writes stamp the column.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from fastapi import FastAPI, Header, HTTPException
@@ -344,3 +344,38 @@ async def test_on_conflict_takes_rows_that_send_no_relationship_values(rdb, clie
             assert r.status_code == 201, r.text
         r = await client.post("/heroes/bulk?on_conflict=ignore", json=[{"name": "K", "tags": []}])
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "on_conflict"]
+
+
+class TeamStamp(TypedDict):
+    team_id: int
+
+
+def _typed_team(x_team: Annotated[int, Header()]) -> TeamStamp:
+    return {"team_id": x_team}
+
+
+async def test_a_stamp_annotated_with_a_typed_dict_is_not_asked_for(db, client_for):
+    app = FastAPI(lifespan=db.lifespan)
+    app.include_router(CRUDRouter(Team, TeamRead, session=db.session))
+    app.include_router(CRUDRouter(Hero, HeroRead, session=db.session, stamp=_typed_team))
+    assert "team_id" not in app.openapi()["components"]["schemas"]["HeroCreate"]["properties"]
+    async with client_for(app) as client:
+        team = await client.post("/teams", json={"name": "League", "headquarters": "Tower"})
+        headers = {"x-team": str(team.json()["id"])}
+        r = await client.post(
+            "/heroes", json={"name": "Flash", "secret_name": "B"}, headers=headers
+        )
+        assert r.status_code == 201 and r.json()["team_id"] == team.json()["id"], r.text
+
+
+class WrongStamp(TypedDict):
+    nope: int
+
+
+def _wrong_stamp() -> WrongStamp:
+    return {"nope": 1}
+
+
+def test_a_typed_dict_stamp_naming_no_column_raises_at_build():
+    with pytest.raises(ConfigurationError, match="WrongStamp with nope, which are not columns"):
+        CRUDRouter(Hero, HeroRead, stamp=_wrong_stamp)
