@@ -234,20 +234,43 @@ def _loader(owner: Any, embedded: _Embedded) -> Any:
     return selectinload(attribute).options(*children, lazyload("*"))
 
 
-_LOADERS: dict[tuple[Any, Any], tuple[tuple[str, Any], ...]] = {}
+@dataclass(frozen=True)
+class _Loads:
+    """The eager loads of the relationships a schema embeds, by relationship name, and the
+    models they reach."""
+
+    loaders: tuple[tuple[str, Any], ...]
+    models: tuple[type[Any], ...]
 
 
-def _loaders(entity: Any, schema: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
-    """The eager loads of each relationship ``schema`` embeds, by relationship name; built once
-    per entity class and schema (an alias, made per request, is not kept)."""
-    cached = _LOADERS.get((entity, schema))
+_LOADS: dict[tuple[Any, Any], _Loads] = {}
+
+
+def _loads(entity: Any, schema: type[BaseModel]) -> _Loads:
+    """`_Loads` of ``schema`` from ``entity``; built once per entity class and schema (an
+    alias, made per request, is not kept)."""
+    cached = _LOADS.get((entity, schema))
     if cached is not None:
         return cached
     mapper = inspect(entity).mapper
-    loaders = tuple((e.key, _loader(entity, e)) for e in _embedded(mapper, schema))
+    embeds = _embedded(mapper, schema)
+    models: set[type[Any]] = set()
+
+    def walk(owner: Mapper[Any], embedded: Sequence[_Embedded]) -> None:
+        for embed in embedded:
+            target = owner.relationships[embed.key].mapper
+            models.add(target.class_)
+            walk(target, embed.children)
+
+    walk(mapper, embeds)
+    # The statement's own rows are the caller's to choose: no criteria on its model.
+    models.discard(mapper.class_)
+    loads = _Loads(
+        tuple((e.key, _loader(entity, e)) for e in embeds), tuple(sorted(models, key=str))
+    )
     if isinstance(entity, type):
-        _LOADERS[(entity, schema)] = loaders
-    return loaders
+        _LOADS[(entity, schema)] = loads
+    return loads
 
 
 def _with_embeds(statement: AnySelect, schema: type[Any]) -> AnySelect:
@@ -256,32 +279,17 @@ def _with_embeds(statement: AnySelect, schema: type[Any]) -> AnySelect:
     if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         return statement
     entity = statement.column_descriptions[0]["entity"]
-    loaders = _loaders(entity, schema)
-    if not loaders:
+    loads = _loads(entity, schema)
+    if not loads.loaders:
         return statement
     mapper = inspect(entity).mapper
     given = _keys_with_options(statement, mapper)
-    chosen = [loader for key, loader in loaders if key not in given]
+    chosen = [loader for key, loader in loads.loaders if key not in given]
     if not chosen:
         return statement
-    # Soft-deleted related rows do not exist, as everywhere: criteria on the embedded models
-    # (not on the statement's own, whose rows are the caller's to choose).
-    embedded = _embedded_models(mapper, schema) - {mapper.class_}
-    hidden = Visibility(mapper.class_).loader_options(sorted(embedded, key=str))
+    # Soft-deleted related rows do not exist, as everywhere.
+    hidden = Visibility(mapper.class_).loader_options(loads.models)
     return statement.options(*chosen, *hidden)
-
-
-def _embedded_models(mapper: Mapper[Any], schema: type[BaseModel]) -> set[type[Any]]:
-    found: set[type[Any]] = set()
-
-    def walk(owner: Mapper[Any], embeds: Sequence[_Embedded]) -> None:
-        for embed in embeds:
-            target = owner.relationships[embed.key].mapper
-            found.add(target.class_)
-            walk(target, embed.children)
-
-    walk(mapper, _embedded(mapper, schema))
-    return found
 
 
 def _keys_with_options(statement: AnySelect, mapper: Mapper[Any]) -> set[str]:

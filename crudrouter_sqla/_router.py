@@ -340,18 +340,14 @@ class CRUDRouter(APIRouter):
             exclude = frozenset(written | (soft.keys if soft is not None else set()))
             create_schema = derive_create_schema(info, schema, self.names.schema("Create"), exclude)
         else:
-            _require_schema(create_schema, "create_schema")
-            create_schema = without_fields(
-                harden_write_schema(info, create_schema), written, self.names.schema("Create")
-            )
+            hardened = harden_write_schema(info, create_schema, "create_schema")
+            create_schema = without_fields(hardened, written, self.names.schema("Create"))
         create_plan = check_write_schema(info, create_schema, "create_schema")
         if update_schema is None:
             update_schema = derive_update_schema(info, create_schema, self.names.schema("Update"))
         else:
-            _require_schema(update_schema, "update_schema")
-            update_schema = without_fields(
-                harden_write_schema(info, update_schema), written, self.names.schema("Update")
-            )
+            hardened = harden_write_schema(info, update_schema, "update_schema")
+            update_schema = without_fields(hardened, written, self.names.schema("Update"))
         update_plan = check_write_schema(info, update_schema, "update_schema")
         create_plan = replace(create_plan, max_items=max_related)
         update_plan = replace(update_plan, max_items=max_related)
@@ -631,11 +627,6 @@ class _Spec:
     responses: Responses
     summary: str
     body: bool = False
-
-
-def _require_schema(schema: Any, role: str) -> None:
-    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        raise ConfigurationError(f"{role} must be a Pydantic model class, got {schema!r}")
 
 
 def _soft_delete(info: ModelInfo, key: str | None) -> SoftDelete | None:

@@ -23,13 +23,12 @@ from ..errors import ConfigurationError
 from ._inspect import ModelInfo, inspect_model, python_type
 from ._schemas import (
     _DERIVED,
-    _bounded_items,
     _config,
     _key_column,
     _require_basemodel,
     _strict,
-    _strict_field,
     optional_by_column,
+    strict_write_field,
 )
 
 
@@ -135,10 +134,11 @@ def write_schema(
             if key not in info.generated_keys:
                 chosen[key] = _column_field(column)
     for key in _names("include", include):
+        related_key = None if key in info.columns else _key_column(info, key)
         if key in info.columns:
             chosen[key] = _column_field(info.columns[key])
-        elif _key_column(info, key) is not None:
-            item = python_type(_key_column(info, key))  # type: ignore[arg-type]
+        elif related_key is not None:
+            item = python_type(related_key)
             chosen[key] = (list[item], FieldInfo(default_factory=list))  # type: ignore[valid-type]
         else:
             raise ConfigurationError(
@@ -200,12 +200,15 @@ def without_fields(schema: type[BaseModel], keys: Iterable[str], name: str) -> t
     return model
 
 
-def harden_write_schema(info: ModelInfo, schema: type[BaseModel]) -> type[BaseModel]:
+def harden_write_schema(
+    info: ModelInfo, schema: type[BaseModel], role: str = "write schema"
+) -> type[BaseModel]:
     """A copy of a hand-written create or update ``schema``, with the same name, whose fields
     keep the checks of a derived schema where they map to the model: column bounds (integer
     range, text length, no NUL), strict JSON types, bounded key lists, checked child bodies.
     Validators, defaults and configuration are inherited, ``extra`` included: what to do with
     unknown fields stays the schema's choice (`write_schema` refuses them)."""
+    _require_basemodel(schema, role)
     if schema in _DERIVED or _is_mapped(schema):
         # A mapped class (a SQLModel table model used as a body) cannot be subclassed
         # without mapping the subclass too; its own validation stands.
@@ -252,20 +255,13 @@ def _column_field(column: Column[Any]) -> tuple[Any, FieldInfo]:
 def _hardened_field(info: ModelInfo, key: str, field: FieldInfo, **changes: Any) -> Any:
     """The field with the checks of its column, its related key column (a key list) or its
     child model (a list of child bodies)."""
-    column = info.columns.get(key)
-    if column is not None:
-        return _strict_field(field, column, **changes)
     rel = info.relationships.get(key)
-    if rel is not None and rel.uselist:
-        child = _child_schema(field.annotation)
-        if child is not None:
-            hardened = harden_write_schema(inspect_model(rel.mapper.class_), child)
-            annotation = _swap_item(field.annotation, child, hardened)
-            return _strict(annotation, field, **changes)
-        related_key = _key_column(info, key)
-        if related_key is not None:
-            return _strict(_bounded_items(field.annotation, related_key), field, **changes)
-    return _strict_field(field, None, **changes)
+    child = _child_schema(field.annotation) if rel is not None and rel.uselist else None
+    if rel is not None and child is not None:
+        hardened = harden_write_schema(inspect_model(rel.mapper.class_), child)
+        annotation = _swap_item(field.annotation, child, hardened)
+        return _strict(annotation, field, **changes)
+    return strict_write_field(info, key, field, **changes)
 
 
 def _child_schema(annotation: Any) -> type[BaseModel] | None:

@@ -490,6 +490,16 @@ def _strict_field(field: FieldInfo, column: Column[Any] | None, **changes: Any) 
     return _strict(_bounded_items(annotation), field, **changes)
 
 
+def strict_write_field(info: ModelInfo, key: str, field: FieldInfo, **changes: Any) -> Any:
+    """A write schema's field, strict, with the bounds of its column, or, for a list of a
+    to-many relationship's keys, of the related key column (each key keeps to it)."""
+    column = info.columns.get(key)
+    related_key = None if column is not None else _key_column(info, key)
+    if related_key is not None:
+        return _strict(_bounded_items(field.annotation, related_key), field, **changes)
+    return _strict_field(field, column, **changes)
+
+
 def _config(base: ConfigDict) -> ConfigDict:
     config = ConfigDict(**base)
     config["extra"] = "forbid"
@@ -557,14 +567,7 @@ def derive_update_schema(
             optional = FieldInfo.merge_field_infos(field, default=None, default_factory=None)
             fields[key] = (field.annotation, optional)
         else:
-            column = info.columns.get(key)
-            related_key = None if column is not None else _key_column(info, key)
-            if related_key is not None:
-                # A list of the related rows' keys: each keeps to their key column's bounds.
-                annotation = _bounded_items(field.annotation, related_key)
-                fields[key] = _strict(annotation, field, default=None, default_factory=None)
-            else:
-                fields[key] = _strict_field(field, column, default=None, default_factory=None)
+            fields[key] = strict_write_field(info, key, field, default=None, default_factory=None)
     model: type[BaseModel] = create_model(
         name,
         __config__=_config(create_schema.model_config),

@@ -178,15 +178,19 @@ class Queries:
         chosen = [e for k, e in self.embeds.items() if fields is None or k in fields]
         return [*[embed.loader(model) for embed in chosen], lazyload("*")]
 
-    def orm_one(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
-        """Select one ORM object by primary key."""
+    def orm_one(
+        self, item_id: Any, where: Sequence[Clause] = (), alive: bool = True
+    ) -> Select[Any]:
+        """Select one ORM object by primary key (``alive=False``: soft-deleted too)."""
         model = self.info.model
-        conditions = [*self.by_key(item_id), *where, *self._alive]
+        conditions = [*self.by_key(item_id), *where, *(self._alive if alive else ())]
         return select(model).options(lazyload("*")).where(*conditions)
 
-    def exists(self, item_id: Any, where: Sequence[Clause] = ()) -> Select[Any]:
-        """Select the key of one live row, to tell a missing row from a stale version."""
-        return self._exists.where(*self.by_key(item_id), *where, *self._alive)
+    def exists(self, item_id: Any, where: Sequence[Clause] = (), alive: bool = True) -> Select[Any]:
+        """Select the key of one live row (``alive=False``: soft-deleted too), to tell a
+        missing row from a stale version."""
+        live = self._alive if alive else ()
+        return self._exists.where(*self.by_key(item_id), *where, *live)
 
     def page_select(
         self,

@@ -179,11 +179,8 @@ def _sorts_as_sent(res: Resource, rows: list[dict[str, Any]]) -> bool:
     if all(part.column.key in rows[0] for part in parts):
         return True
     column = parts[0].column
-    return len(parts) == 1 and column.autoincrement in (True, "auto") and _is_integer(column)
-
-
-def _is_integer(column: Any) -> bool:
-    return isinstance(column.type, Integer)
+    counted = column.autoincrement in (True, "auto")
+    return len(parts) == 1 and counted and isinstance(column.type, Integer)
 
 
 def _sent_key(target: list[Any], values: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -322,11 +319,11 @@ def make_bulk_create(res: Resource, name: str) -> Endpoint:
         wrote_relations = False
         if mode == "error" and any(related):
             seen = seen_by(res, kwargs)
+            plan = res.create_plan
             for index, (row, relations) in enumerate(zip(written, related, strict=True)):
                 if relations:
                     with at_item(index):
                         owner = queries.ident_of(row)
-                        plan = res.create_plan
                         await write_relations(session, plan, owner, relations, seen, True)
                     wrote_relations = True
         serializer = res.serializer

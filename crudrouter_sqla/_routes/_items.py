@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Body, HTTPException, Response
@@ -173,17 +174,19 @@ def _check_body_key(res: Resource, ident: Any, values: dict[str, Any]) -> None:
             raise body_error(part.key, message)
 
 
-async def _missing_or_stale(
+async def missing_or_stale(
     res: Resource,
     session: AsyncSession,
     kwargs: dict[str, Any],
-    where: list[Clause],
+    where: Sequence[Clause],
     match: IfMatch,
+    alive: bool = True,
 ) -> HTTPException:
-    """Why a conditional write touched no row: 412 if the row exists, else 404."""
+    """Why a conditional write touched no row: 412 if the row exists (``alive=False``: even
+    soft-deleted), else 404."""
     ident = item_ident(res, kwargs)
     if match.versions is not None:
-        found = (await execute(session, res.queries.exists(ident, where))).first()
+        found = (await execute(session, res.queries.exists(ident, where, alive))).first()
         if found is not None:
             return HTTPException(
                 status_code=412,
@@ -224,7 +227,7 @@ def _make_write(
                     res, plan, hooks.before_update, kwargs, values, relations, ident
                 )
             elif not (upsert and match.versions is None):
-                raise await _missing_or_stale(res, session, kwargs, where, match)
+                raise await missing_or_stale(res, session, kwargs, where, match)
         if not values and match.versions is None:
             if relations:
                 row = (await execute(session, res.queries.exists(ident, where))).first()
@@ -241,7 +244,7 @@ def _make_write(
                     raise missing_item(res, ident)
                 relations = dict(relations)
                 return await _upsert_create(res, session, kwargs, ident, fresh, relations, values)
-            raise await _missing_or_stale(res, session, kwargs, where, match)
+            raise await missing_or_stale(res, session, kwargs, where, match)
         await check_own_references(res, session, kwargs, [values])
         return await _updated(res, session, kwargs, ident, row, values, relations, plan, match)
 
@@ -347,7 +350,7 @@ def make_delete(res: Resource, name: str) -> Endpoint:
         if res.has_hook("before_delete"):
             # The hook sees only a row the request may see: a hidden one is a 404 first.
             if (await execute(session, res.queries.exists(ident, where))).first() is None:
-                raise await _missing_or_stale(res, session, kwargs, where, match)
+                raise await missing_or_stale(res, session, kwargs, where, match)
             await hooks.before_delete(session, ident)
         if res.queries.orm_delete and res.soft is None:
             # Relationship cascades run only through the ORM: lock, check, then delete.
@@ -355,7 +358,7 @@ def make_delete(res: Resource, name: str) -> Endpoint:
             key = res.info.version_key
             current = getattr(obj, key) if obj is not None and key else None
             if obj is None or (match.versions is not None and current not in match.versions):
-                raise await _missing_or_stale(res, session, kwargs, where, match)
+                raise await missing_or_stale(res, session, kwargs, where, match)
             await session.delete(obj)
             try:
                 await session.flush()
@@ -364,7 +367,7 @@ def make_delete(res: Resource, name: str) -> Endpoint:
         else:
             marks = kwargs.get("soft_marks")
             if not await delete_row(session, res, ident, where, match.versions, marks):
-                raise await _missing_or_stale(res, session, kwargs, where, match)
+                raise await missing_or_stale(res, session, kwargs, where, match)
         if res.has_hook("after_delete"):
             await hooks.after_delete(session, ident)
         return Response(status_code=204)

@@ -4,7 +4,7 @@ typed path, query, body and dependency parameters."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Response
@@ -71,20 +71,23 @@ def context_params(
     if hooks and res.hooks is not None:
         params.append(param("hooks", Annotated[Any, Depends(res.hooks)]))
     if marks and res.soft is not None and res.soft.dependencies:
-        params.append(param("soft_marks", Annotated[Any, Depends(_marks(res.soft.dependencies))]))
+        params.append(
+            param("soft_marks", Annotated[Any, Depends(values_of(res.soft.dependencies))])
+        )
     return params
 
 
-def _marks(dependencies: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
-    """One dependency giving the values of the ``soft_delete_values`` dependencies, by column."""
+def values_of(dependencies: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """One dependency giving what each of ``dependencies`` gives, by name (column values of a
+    ``stamp`` mapping or of ``soft_delete_values``)."""
 
-    async def soft_marks(**values: Any) -> dict[str, Any]:
-        return values
+    async def values(**given: Any) -> dict[str, Any]:
+        return given
 
-    soft_marks.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    values.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [param(key, Annotated[Any, Depends(dep)]) for key, dep in dependencies.items()]
     )
-    return soft_marks
+    return values
 
 
 _SEEN = "crudrouter_sqla.seen"

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import HTTPException, Response
-from sqlalchemy import delete, select
+from fastapi import Response
+from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import lazyload
 
 from .._query import Clause
 from ._execute import execute, raise_db_error
-from ._items import missing
+from ._items import missing, missing_or_stale
 from ._params import context_params, item_ident, key_params, scope_of, with_signature
 from ._resource import Endpoint, Resource
 from ._versions import IfMatch, if_match_param, parse_if_match
@@ -47,11 +46,12 @@ def make_purge(res: Resource, name: str) -> Endpoint:
         hooks: Any = kwargs.get("hooks")
         if res.has_hook("before_delete"):
             # The hook sees only a row the request may see: a hidden one is a 404 first.
-            if not await _exists(res, session, ident, where):
+            found = await execute(session, res.queries.exists(ident, where, alive=False))
+            if found.first() is None:
                 raise await missing(res, session, kwargs)
             await hooks.before_delete(session, ident)
         if not await _purge(res, session, ident, where, match):
-            raise await _missing_or_stale(res, session, kwargs, ident, where, match)
+            raise await missing_or_stale(res, session, kwargs, where, match, alive=False)
         if res.has_hook("after_delete"):
             await hooks.after_delete(session, ident)
         return Response(status_code=204)
@@ -60,35 +60,21 @@ def make_purge(res: Resource, name: str) -> Endpoint:
     return with_signature(endpoint, params, name)
 
 
-def _conditions(
-    res: Resource, ident: Any, where: Sequence[Clause], match: IfMatch | None = None
-) -> list[Clause]:
-    """The row by key within the request's conditions, alive or soft-deleted."""
-    conditions = [*res.queries.by_key(ident), *where]
-    version = res.queries.version
-    if match is not None and version is not None and match.versions is not None:
-        conditions.append(version.in_(match.versions))
-    return conditions
-
-
-async def _exists(
-    res: Resource, session: AsyncSession, ident: Any, where: Sequence[Clause]
-) -> bool:
-    statement = select(res.queries.pk).select_from(res.info.table)
-    found = await execute(session, statement.where(*_conditions(res, ident, where)))
-    return found.first() is not None
-
-
 async def _purge(
     res: Resource, session: AsyncSession, ident: Any, where: Sequence[Clause], match: IfMatch
 ) -> bool:
-    """Delete the row; whether there was one (at the version If-Match names)."""
-    conditions = _conditions(res, ident, where, match)
+    """Delete the row, alive or soft-deleted; whether there was one (at the version If-Match
+    names)."""
+    conditions = list(where)
+    version = res.queries.version
+    if version is not None and match.versions is not None:
+        conditions.append(version.in_(match.versions))
     if not res.queries.orm_delete:
-        statement = delete(res.info.table).where(*conditions)
+        by_key = res.queries.by_key(ident)
+        statement = delete(res.info.table).where(*by_key, *conditions)
         return bool((await execute(session, statement, "delete")).rowcount)
     # Relationship cascades run only through the ORM: load, then delete.
-    load = select(res.info.model).options(lazyload("*")).where(*conditions)
+    load = res.queries.orm_one(ident, conditions, alive=False)
     obj = (await execute(session, load)).scalars().first()
     if obj is None:
         return False
@@ -98,21 +84,3 @@ async def _purge(
     except (SQLAlchemyError, OverflowError) as exc:
         raise_db_error(exc, "delete")
     return True
-
-
-async def _missing_or_stale(
-    res: Resource,
-    session: AsyncSession,
-    kwargs: dict[str, Any],
-    ident: Any,
-    where: Sequence[Clause],
-    match: IfMatch,
-) -> HTTPException:
-    """Why a purge removed no row: 412 if the row exists at another version, else 404."""
-    if match.versions is not None and await _exists(res, session, ident, where):
-        return HTTPException(
-            status_code=412,
-            detail=f"{res.info.resource} {res.info.describe(ident)} has changed since the "
-            "ETag in If-Match",
-        )
-    return await missing(res, session, kwargs)

@@ -3,14 +3,12 @@ and the columns it writes known when the router is built."""
 
 from __future__ import annotations
 
-import inspect
 import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
-
-from fastapi import Depends
+from typing import Any
 
 from ..errors import ConfigurationError
+from ._params import values_of
 
 
 def stamp_of(
@@ -40,18 +38,7 @@ def stamp_of(
             f"stamp maps {', '.join(bad)} to something that is not a dependency (callable); "
             "give each column a dependency that returns its value"
         )
-    parameters = [
-        inspect.Parameter(
-            key, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dep)]
-        )
-        for key, dep in stamp.items()
-    ]
-
-    async def stamped_values(**values: Any) -> dict[str, Any]:
-        return values
-
-    stamped_values.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    return stamped_values, frozenset(stamp)
+    return values_of(stamp), frozenset(stamp)
 
 
 def _declared_columns(resource: str, columns: Mapping[str, Any], stamp: Any) -> frozenset[str]:
