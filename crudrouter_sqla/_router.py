@@ -528,7 +528,7 @@ class CRUDRouter(APIRouter):
                     spec.path,
                     endpoint,
                     methods=[spec.method],
-                    response_model=spec.response_model,
+                    response_model=routes.documented(spec.response_model),
                     status_code=spec.status,
                     responses=responses,
                     dependencies=[] if isinstance(setting, bool) else list(setting),

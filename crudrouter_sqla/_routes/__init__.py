@@ -8,6 +8,7 @@ declared by hand replace generated ones; `CRUDRoute` lists every method of a pat
 """
 
 from ._bulk import BulkCount, make_bulk_create, make_bulk_delete, make_bulk_update
+from ._documented import documented
 from ._items import (
     make_create,
     make_delete,
@@ -44,6 +45,7 @@ __all__ = [
     "Serializer",
     "item_path",
     "limited_route_class",
+    "documented",
     "make_bulk_create",
     "make_bulk_delete",
     "make_bulk_update",

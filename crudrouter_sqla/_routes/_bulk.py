@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._query import Clause, query_error, validation_error
 from ..core import ConstraintViolation, translate_error
+from ._documented import documented
 from ._execute import embed_options, execute, http_error, raise_db_error
 from ._items import before_write, check_own_references, split, stamped
 from ._list import deleted_where, filter_field
@@ -41,7 +42,7 @@ class BulkCount(BaseModel):
 def bulk_body(res: Resource) -> Any:
     """The body of ``POST {prefix}/bulk``: a list of create bodies, at most ``max_bulk``."""
     return Annotated[
-        list[res.create_schema],  # type: ignore[name-defined]
+        documented(list[res.create_schema]),  # type: ignore[name-defined]
         Body(min_length=1, max_length=res.max_bulk, description="The rows to insert, in order."),
     ]
 
@@ -442,7 +443,7 @@ def make_bulk_update(res: Resource, name: str) -> Endpoint:
 
     params = [
         param("request", Request),
-        param("body", Annotated[res.update_schema, Body()]),
+        param("body", Annotated[documented(res.update_schema), Body()]),
         *context_params(res, stamp=True),
     ]
     return with_query(with_signature(endpoint, params, name), query_model)

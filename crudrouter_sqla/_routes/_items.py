@@ -14,6 +14,7 @@ from .._model import WritePlan
 from .._query import Clause
 from ..errors import not_found
 from ._checks import checked_stamp
+from ._documented import documented
 from ._execute import (
     check_parent,
     embed_options,
@@ -159,7 +160,7 @@ def make_create(res: Resource, name: str) -> Endpoint:
         values = stamped(values, kwargs, res)
         return await insert_one(res, session, kwargs, values, relations)
 
-    body = param("body", Annotated[res.create_schema, Body()])
+    body = param("body", Annotated[documented(res.create_schema), Body()])
     return with_signature(endpoint, [body, *context_params(res, stamp=True, hooks=True)], name)
 
 
@@ -248,7 +249,7 @@ def _make_write(
         await check_own_references(res, session, kwargs, [values])
         return await _updated(res, session, kwargs, ident, row, values, relations, plan, match)
 
-    body = param("body", Annotated[schema, Body()])
+    body = param("body", Annotated[documented(schema), Body()])
     params = [
         *key_params(res),
         body,
