@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, params
@@ -539,13 +540,12 @@ class CRUDRouter(APIRouter):
                 )
             route = self.routes[-1]
             assert isinstance(route, APIRoute)
-            allowed, repeatable = allowed_query_names(route.dependant)
+            # Read on the route's first request, not here: reading them builds the route.
             if allowlist is not None:
-                allowlist.names = allowed | res.ignored_query
+                allowlist.names_of = partial(_accepted_names, route, res.ignored_query)
             if spec.switch == "list_route":
                 assert query is not None
-                res.listing.allowed_params = allowed | query.names | res.ignored_query
-                res.listing.repeatable_params = repeatable | query.repeatable
+                res.listing.params_of = partial(_list_params, route, query, res.ignored_query)
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         """Add a route, as `fastapi.APIRouter` does. A route declared over a generated one
@@ -595,6 +595,19 @@ class CRUDRouter(APIRouter):
         if first is self and first_prefix == outer:
             return plain
         return self.names.operation_id(verb, outer)
+
+
+def _accepted_names(route: APIRoute, ignored: frozenset[str]) -> frozenset[str]:
+    """The query parameters a route without a query model takes."""
+    return allowed_query_names(route.dependant)[0] | ignored
+
+
+def _list_params(
+    route: APIRoute, query: Any, ignored: frozenset[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters of a list route, and those of them a client may repeat."""
+    allowed, repeatable = allowed_query_names(route.dependant)
+    return allowed | query.names | ignored, repeatable | query.repeatable
 
 
 _CLAIMED: weakref.WeakKeyDictionary[Any, dict[str, list[tuple[CRUDRouter, str]]]] = (

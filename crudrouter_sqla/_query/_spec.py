@@ -92,6 +92,9 @@ class ListSpec:
     codec: CursorCodec
     allowed_params: frozenset[str] = field(default_factory=frozenset)
     repeatable_params: frozenset[str] = field(default_factory=frozenset)
+    params_of: Callable[[], tuple[frozenset[str], frozenset[str]]] | None = None
+    """Gives `allowed_params` and `repeatable_params` on first use (the route's dependencies
+    are read when the route is first used)."""
     estimate_threshold: int = DEFAULT_ESTIMATE_THRESHOLD
     _sorts: dict[str, Sort] = field(default_factory=dict)
 
@@ -118,6 +121,9 @@ class ListSpec:
     def check_unknown(self, items: Sequence[tuple[str, str]]) -> None:
         """Refuse a parameter the route does not declare (when strict), and a parameter given
         more than once unless it is declared as a list."""
+        if self.params_of is not None:
+            self.allowed_params, self.repeatable_params = self.params_of()
+            self.params_of = None
         seen: set[str] = set()
         for name, _ in items:
             if self.strict and name not in self.allowed_params:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -180,13 +181,21 @@ def query_of(endpoint: Any) -> QueryModel | None:
 
 class QueryAllowlist:
     """The query parameters a route without a query model accepts: those its dependencies
-    declare and those the router lets through (``ignored_query_params``); filled in once the
-    route is built, when FastAPI has read its dependencies."""
+    declare and those the router lets through (``ignored_query_params``). ``names_of`` gives
+    them on first use, once FastAPI has read the route's dependencies."""
 
-    __slots__ = ("names",)
+    __slots__ = ("_names", "names_of")
 
     def __init__(self) -> None:
-        self.names: frozenset[str] = frozenset()
+        self._names: frozenset[str] | None = None
+        self.names_of: Callable[[], frozenset[str]] = frozenset
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The accepted names."""
+        if self._names is None:
+            self._names = self.names_of()
+        return self._names
 
 
 def refusing_unknown_query(endpoint: Endpoint, allowlist: QueryAllowlist) -> Endpoint:

@@ -14,13 +14,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, compile_path, get_name
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ConfigurationError
@@ -45,6 +46,38 @@ def _shape(route: BaseRoute) -> tuple[str, frozenset[str]] | None:
     return _PARAM.sub("{}", path), frozenset(methods)
 
 
+_OPTIONS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(APIRoute.__init__).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+}
+"""The options of `APIRoute` and their defaults."""
+
+
+def _declare(route: APIRoute, path: str, endpoint: Callable[..., Any], kwargs: Any) -> None:
+    """Give ``route`` the attributes `APIRoute` derives from its options without reading the
+    endpoint's parameters or building a field: what matching a path and including the route in
+    another router read."""
+    for name, default in _OPTIONS.items():
+        setattr(route, name, kwargs.get(name, default))
+    route.path, route.endpoint = path, endpoint
+    route.path_regex, route.path_format, route.param_convertors = compile_path(path)
+    route.tags = list(route.tags or [])
+    route.dependencies = list(route.dependencies or [])
+    route.responses = dict(route.responses or {})
+    route.methods = {method.upper() for method in route.methods or ["GET"]}
+    route.name = get_name(endpoint) if route.name is None else route.name
+    description = route.description or inspect.cleandoc(endpoint.__doc__ or "")
+    route.description = description.split("\f")[0].strip()
+    if isinstance(route.status_code, IntEnum):
+        route.status_code = int(route.status_code)
+    route.stream_item_type = None
+    if "form_limits" in _OPTIONS and kwargs.get("form_limits") is None:
+        route.form_limits = {}  # what APIRoute makes of None
+    else:
+        route.__dict__.pop("form_limits", None)  # APIRoute checks it when the route is completed
+
+
 class CRUDRoute(APIRoute):
     """An `APIRoute` whose 405 lists, in ``Allow``, every method that the routes of its router
     serve on the same path, not only its own.
@@ -52,9 +85,31 @@ class CRUDRoute(APIRoute):
     Starlette answers a request whose path matches but whose method does not with the first
     route that matched the path, so a path served by several routes would otherwise advertise
     one method.
+
+    A route whose response model is given is completed on first use: its dependencies, its
+    fields and its handler are built when it first answers, is documented or is read. Including
+    a router builds every route again under the including router's context (FastAPI serves and
+    documents those), so the router's own copy of a route is often never used, and building it
+    was most of the time a router took to build.
     """
 
     siblings: RouteList | None = None
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if isinstance(kwargs.get("response_model", DefaultPlaceholder(None)), DefaultPlaceholder):
+            super().__init__(path, endpoint, **kwargs)
+            return
+        self.__dict__["_pending"] = (path, endpoint, kwargs)
+        _declare(self, path, endpoint, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute not set yet: the first use completes the route.
+        pending = self.__dict__.pop("_pending", None)
+        if pending is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        path, endpoint, kwargs = pending
+        APIRoute.__init__(self, path, endpoint, **kwargs)
+        return getattr(self, name)
 
     def allowed_methods(self) -> list[str]:
         """The methods the router serves on this route's path, in a stable order."""
