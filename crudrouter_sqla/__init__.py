@@ -4,7 +4,7 @@ from ._guard import Tenancy
 from ._hooks import Hooks
 from ._model import strict_json, write_schema
 from ._paginate import Paginate, Paginator, new_pagination
-from ._query import Page
+from ._query import Aggregates, Page
 from ._router import CRUDRouter, RouteSwitch
 from .core import (
     ConstraintViolation,
@@ -17,6 +17,7 @@ from .core import (
 from .errors import ConfigurationError, ErrorResponse
 
 __all__ = [
+    "Aggregates",
     "CRUDRouter",
     "ConfigurationError",
     "ConstraintViolation",

@@ -44,12 +44,14 @@ from ._model import (
 from ._query import (
     DEFAULT_ESTIMATE_THRESHOLD,
     DEFAULT_MAX_OFFSET,
+    Aggregates,
     CountMode,
     CursorCodec,
     FilterFields,
     ListSpec,
     Queries,
     allowed_query_names,
+    build_aggregates,
     build_filter_specs,
     build_search,
     build_sort_keys,
@@ -189,6 +191,14 @@ class CRUDRouter(APIRouter):
             a row for good, soft-deleted or not; off unless turned on (as above).
         bulk_create_route, bulk_update_route, bulk_delete_route: ``POST {prefix}/bulk``,
             ``PATCH {prefix}`` and ``DELETE {prefix}`` with filters; off unless turned on.
+        aggregates: an `Aggregates` (the fields that may be grouped by, the functions each
+            field may take) adds ``GET {prefix}/aggregate``: groups of the rows the list's
+            filters pick, with their counts, sums, averages, minimums and maximums.
+        export_route: ``GET {prefix}/export``: every row the list's filters pick, in the
+            list's order, streamed as newline-delimited JSON or CSV; off unless turned on.
+        max_export_rows: the most rows one export writes (more match: 422).
+        csv_formulas: write CSV text that starts as a spreadsheet formula would (``=``,
+            ``+``, ``-``, ``@``) as it is; by default such text is prefixed with ``'``.
         **kwargs: passed to `fastapi.APIRouter`. Operation ids are named by the router
             (``list_heroes``, ``get_hero``, ...; see the router docs) unless
             ``generate_unique_id_function`` is given.
@@ -275,6 +285,10 @@ class CRUDRouter(APIRouter):
         bulk_create_route: RouteSwitch = False,
         bulk_update_route: RouteSwitch = False,
         bulk_delete_route: RouteSwitch = False,
+        aggregates: Aggregates | None = None,
+        export_route: RouteSwitch = False,
+        max_export_rows: int = routes.DEFAULT_MAX_EXPORT_ROWS,
+        csv_formulas: bool = False,
         **kwargs: Any,
     ) -> None:
         info = inspect_model(model)
@@ -290,6 +304,7 @@ class CRUDRouter(APIRouter):
             if not callable(dep):
                 raise ConfigurationError(f"filters must be callables (dependencies), got {dep!r}")
         check_positive("max_bulk", max_bulk)
+        check_positive("max_export_rows", max_export_rows)
         check_positive("max_related", max_related)
         if hooks is not None and not (isinstance(hooks, type) and issubclass(hooks, Hooks)):
             raise ConfigurationError(f"hooks must be a subclass of Hooks, got {hooks!r}")
@@ -438,9 +453,13 @@ class CRUDRouter(APIRouter):
         if soft_delete is not None and soft is not None:
             declare_soft_delete(model, soft)
         self._body_route = limited_route_class(max_body_size, max_body_depth)
+        self._aggregates = None if aggregates is None else build_aggregates(info, joins, aggregates)
+        self._export = (max_export_rows, csv_formulas)
         self._add_routes(
             table,
             list_route=list_route,
+            aggregate_route=False if aggregates is None else list(aggregates.dependencies),
+            export_route=export_route,
             get_route=get_route,
             create_route=create_route,
             replace_route=replace_route,
@@ -462,9 +481,23 @@ class CRUDRouter(APIRouter):
         versioned = res.queries.version is not None
         write: Responses = {**_CONFLICT, **_TOO_LARGE}
         conditional: Responses = _CONDITIONS if versioned else {}
+        aggregate: Any = None
+        if self._aggregates is not None:
+            models = routes.aggregate_models(self._aggregates, self.names.schema)
+            aggregate = partial(routes.make_aggregate, spec=self._aggregates, models=models)
+            aggregate_page = models[0]
+        else:
+            aggregate_page = None
+        max_rows, formulas = self._export
+        export = partial(routes.make_export, max_rows=max_rows, formulas=formulas)
         specs = [
             _Spec("list_route", base, "GET", routes.make_list, page, 200, _NO_PAGE,
                   f"List {table}"),
+            _Spec("aggregate_route", "/aggregate", "GET", aggregate, aggregate_page, 200,
+                  _NOT_FOUND, f"Aggregates of groups of {table}"),
+            _Spec("export_route", "/export", "GET", export, None, 200,
+                  {**_NOT_FOUND, **routes.export_responses(res.serializer.schema.__name__)},
+                  f"Export {table}", response_class=routes.ExportResponse),
             _Spec("get_route", item, "GET", routes.make_get, self.schema, 200, _NOT_FOUND,
                   f"Get one {noun}"),
             _Spec("create_route", base, "POST", routes.make_create, self.schema, 201, write,
@@ -524,6 +557,8 @@ class CRUDRouter(APIRouter):
             responses = {**spec.responses, **_UNAVAILABLE}
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR
+            responses = routes.sharing_error_bodies(responses, ErrorResponse)
+            extra = {} if spec.response_class is None else {"response_class": spec.response_class}
             with self.routes.generating():
                 self.add_api_route(
                     spec.path,
@@ -537,6 +572,7 @@ class CRUDRouter(APIRouter):
                     name=name,
                     route_class_override=self._body_route if spec.body else None,
                     openapi_extra=None if query is None else query.openapi_extra(),
+                    **extra,
                 )
             route = self.routes[-1]
             assert isinstance(route, APIRoute)
@@ -546,6 +582,8 @@ class CRUDRouter(APIRouter):
             if spec.switch == "list_route":
                 assert query is not None
                 res.listing.params_of = partial(_list_params, route, query, res.ignored_query)
+            elif query is not None:
+                query.accepted_of = partial(_accepted_names, route, res.ignored_query)
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         """Add a route, as `fastapi.APIRouter` does. A route declared over a generated one
@@ -640,6 +678,7 @@ class _Spec:
     responses: Responses
     summary: str
     body: bool = False
+    response_class: Any = None
 
 
 def _soft_delete(info: ModelInfo, key: str | None) -> SoftDelete | None:

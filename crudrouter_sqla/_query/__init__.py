@@ -6,6 +6,7 @@ Entry points: `ListSpec` (what a list request may ask, checked once; filters, gr
 response of a list). `_patterns` writes the regular expressions the document states.
 """
 
+from ._aggregates import Aggregates, AggregateSpec, build_aggregates
 from ._cursor import MAX_CURSOR_LENGTH, CursorCodec, CursorError
 from ._filters import (
     DEFAULT_MAX_TEXT,
@@ -38,6 +39,8 @@ from ._spec import (
 from ._statements import KEY_LABEL, VERSION_LABEL, Queries
 
 __all__ = [
+    "AggregateSpec",
+    "Aggregates",
     "DEFAULT_ESTIMATE_THRESHOLD",
     "DEFAULT_MAX_OFFSET",
     "DEFAULT_MAX_TEXT",
@@ -63,6 +66,7 @@ __all__ = [
     "Sort",
     "SortKey",
     "allowed_query_names",
+    "build_aggregates",
     "build_filter_specs",
     "build_search",
     "build_sort_keys",

@@ -63,12 +63,6 @@ class Page(BaseModel, Generic[T]):
         names = [param.__name__ for param in params]
         return "".join(name[:1].upper() + name[1:] for name in names) + "Page"
 
-    @classmethod
-    def of(cls, item: Any) -> Any:
-        """``Page[item]`` as pydantic parametrizes it, without the named class of its own that
-        ``Page[item]`` gives: for a page model that is subclassed under a name at once."""
-        return super().__class_getitem__(item)
-
     def __class_getitem__(cls, params: Any) -> Any:
         """``Page[OverdueTask]`` as a class of its own named ``OverdueTaskPage``, so that the
         OpenAPI document, and the client a generator writes from it, name it so: pydantic names

@@ -7,8 +7,10 @@ declared by hand replace generated ones; `CRUDRoute` lists every method of a pat
 `session_dependency` (the ``session`` option, checked).
 """
 
+from ._aggregate import aggregate_models, make_aggregate
 from ._bulk import BulkCount, make_bulk_create, make_bulk_delete, make_bulk_update
-from ._documented import documented
+from ._documented import documented, sharing_error_bodies
+from ._export import DEFAULT_MAX_EXPORT_ROWS, ExportResponse, export_responses, make_export
 from ._items import (
     make_create,
     make_delete,
@@ -31,6 +33,7 @@ from ._stamp import stamp_of
 from ._transaction import own_transaction
 
 __all__ = [
+    "DEFAULT_MAX_EXPORT_ROWS",
     "DEFAULT_MAX_BODY_DEPTH",
     "DEFAULT_MAX_BODY_SIZE",
     "BulkCount",
@@ -38,19 +41,24 @@ __all__ = [
     "VALIDATION_ERROR",
     "CRUDRoute",
     "Endpoint",
+    "ExportResponse",
     "Names",
     "QueryAllowlist",
     "Resource",
     "RouteList",
     "Serializer",
+    "aggregate_models",
     "documented",
+    "export_responses",
     "item_path",
     "limited_route_class",
+    "make_aggregate",
     "make_bulk_create",
     "make_bulk_delete",
     "make_bulk_update",
     "make_create",
     "make_delete",
+    "make_export",
     "make_get",
     "make_list",
     "make_purge",
@@ -62,6 +70,7 @@ __all__ = [
     "query_of",
     "refusing_unknown_query",
     "session_dependency",
+    "sharing_error_bodies",
     "snake",
     "stamp_of",
 ]

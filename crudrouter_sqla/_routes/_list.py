@@ -178,11 +178,40 @@ _GROUP_HELP = {
 }
 
 
+def sort_and_fields(res: Resource) -> dict[str, Any]:
+    """The query-model fields ``sort`` and ``fields`` of the list (and of the export)."""
+    spec = res.listing
+    sort_help = ", ".join(spec.sort_keys)
+    return {
+        "sort": (
+            _string(spec.sort_pattern, 500),
+            Field(
+                None,
+                max_length=500,
+                description=(
+                    f"Comma-separated fields, `-` for descending: {sort_help}; empty for "
+                    "the default order. A field named again adds nothing."
+                ),
+            ),
+        ),
+        "fields": (
+            _string(spec.fields_pattern, 2000),
+            Field(
+                None,
+                max_length=2000,
+                description=(
+                    "Comma-separated fields to return; each item then holds only these "
+                    f"({', '.join(spec.read_fields)})."
+                ),
+            ),
+        ),
+    }
+
+
 def _query_model(res: Resource, name: str) -> type[BaseModel]:
     """One model for every query parameter of the list route: validated in one pass, and
     documented by FastAPI as separate parameters."""
     spec = res.listing
-    sort_help = ", ".join(spec.sort_keys)
     fields: dict[str, Any] = {
         "offset": (
             Annotated[
@@ -221,28 +250,7 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
                 description=f"Page size, 1 to {res.max_limit}.",
             ),
         ),
-        "sort": (
-            _string(spec.sort_pattern, 500),
-            Field(
-                None,
-                max_length=500,
-                description=(
-                    f"Comma-separated fields, `-` for descending: {sort_help}; empty for "
-                    "the default order. A field named again adds nothing."
-                ),
-            ),
-        ),
-        "fields": (
-            _string(spec.fields_pattern, 2000),
-            Field(
-                None,
-                max_length=2000,
-                description=(
-                    "Comma-separated fields to return; each item then holds only these "
-                    f"({', '.join(spec.read_fields)})."
-                ),
-            ),
-        ),
+        **sort_and_fields(res),
         "count": (
             CountMode | None,
             Field(None, description=f"How `total` is counted (default {spec.count})."),
@@ -259,6 +267,18 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
             ),
         ),
     }
+    fields.update(filter_fields(res))
+    model: type[BaseModel] = create_model(
+        f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
+    )
+    return model
+
+
+def filter_fields(res: Resource) -> dict[str, Any]:
+    """The query-model fields that pick rows: search, soft-deleted rows, the filters and the
+    filter groups. The list route, the aggregates and the export take the same ones."""
+    spec = res.listing
+    fields: dict[str, Any] = {}
     if spec.search.columns:
         searched = ", ".join(spec.search.names)
         fields["q"] = (
@@ -297,10 +317,46 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
                     ),
                 ),
             )
-    model: type[BaseModel] = create_model(
-        f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
-    )
-    return model
+    return fields
+
+
+def list_where(
+    res: Resource, query: dict[str, Any], kw: dict[str, Any]
+) -> tuple[list[Clause], list[str], Visibility]:
+    """The conditions of a list request and the to-one paths they join, with what the request
+    may see: the filters, the groups, the custom filters, the scope, the tenancy, the parent,
+    the soft-delete rule and the search. The one WHERE of the list, its count, the aggregates
+    and the export (``query``: the validated fields of `filter_fields`)."""
+    spec = res.listing
+    where: list[Clause] = []
+    joins: list[str] = []
+    seen = seen_by(res, kw)
+    for i, filter_spec in enumerate(spec.filters):
+        value = query[f"f{i}"]
+        if value is not None:
+            where.append(spec.filter_clause(filter_spec, value, seen))
+            joins.extend(filter_spec.joins)
+    if spec.grammar is not None:
+        for kind in GROUP_PARAMS:
+            if query[kind] is not None:
+                where.append(spec.group_clause(kind, query[kind], joins, seen))
+    for i in range(len(res.filters)):
+        custom = kw[f"custom_{i}"]
+        if custom is not None:
+            where.append(custom)
+    where += scope_of(res, kw)
+    where += deleted_where(res, query.get("deleted"))
+    text = query.get("q")
+    if text:
+        where.append(spec.search_clause(text))
+        joins.extend(spec.search.joins)
+    return where, joins, seen
+
+
+def custom_filter_params(res: Resource) -> list[Any]:
+    """The parameters of the router's own filter dependencies (``filters=``), which
+    `list_where` reads."""
+    return [param(f"custom_{i}", Annotated[Any, Depends(f)]) for i, f in enumerate(res.filters)]
 
 
 async def _count(
@@ -383,9 +439,6 @@ async def _hidden_values(
 def make_list(res: Resource, name: str) -> Endpoint:
     """GET {prefix}: a `Page` of items under filters, sort, search, fields, count and cursor."""
     spec: ListSpec = res.listing
-    filter_names = [(f"f{i}", s) for i, s in enumerate(spec.filters)]
-    group_names = GROUP_PARAMS if spec.grammar is not None else ()
-    custom_names = [f"custom_{i}" for i in range(len(res.filters))]
     queries = res.queries
 
     query_model = QueryModel(_query_model(res, name), shares=res.serializer.schema)
@@ -408,23 +461,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
         sort: Sort = spec.parse_sort(query["sort"])
         fields = spec.parse_fields(query["fields"])
         mode: CountMode = query["count"] or spec.count
-        where: list[Clause] = []
-        joins: list[str] = []
-        seen = seen_by(res, kw)
-        for n, s in filter_names:
-            if query[n] is not None:
-                where.append(spec.filter_clause(s, query[n], seen))
-                joins.extend(s.joins)
-        for kind in group_names:
-            if query[kind] is not None:
-                where.append(spec.group_clause(kind, query[kind], joins, seen))
-        where += [kw[n] for n in custom_names if kw[n] is not None]
-        where += scope_of(res, kw)
-        where += deleted_where(res, query.get("deleted"))
-        text = query.get("q")
-        if text:
-            where.append(spec.search_clause(text))
-            joins.extend(spec.search.joins)
+        where, joins, seen = list_where(res, query, kw)
         page_where = list(where)
         if cursor is not None:
             values = spec.decode_cursor(cursor, sort)
@@ -461,12 +498,5 @@ def make_list(res: Resource, name: str) -> Endpoint:
             )
         return Response(body, media_type=JSON)
 
-    params = [
-        param("request", Request),
-        *[
-            param(n, Annotated[Any, Depends(f)])
-            for n, f in zip(custom_names, res.filters, strict=True)
-        ],
-        *context_params(res),
-    ]
+    params = [param("request", Request), *custom_filter_params(res), *context_params(res)]
     return with_query(with_signature(endpoint, params, name), query_model)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import typing
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -80,10 +82,24 @@ def _enum_components(schema: type[BaseModel] | None) -> dict[str, str]:
     """The enums ``schema`` (the read schema) documents, keyed by their JSON schema: the
     document holds them as components of these names, since every router documents its read
     schema."""
-    if schema is None:
+    if schema is None or not _has_enum(schema, set()):
         return {}
     defs = schema.model_json_schema(mode="serialization").get("$defs", {})
     return {_key(d): name for name, d in defs.items() if "enum" in d}
+
+
+def _has_enum(annotation: Any, seen: set[Any]) -> bool:
+    """Whether an enum appears in ``annotation``, or in a model it names (at any depth): only
+    then is the read schema's JSON schema worth writing to find them."""
+    if isinstance(annotation, type):
+        if issubclass(annotation, Enum):
+            return True
+        if issubclass(annotation, BaseModel):
+            if annotation in seen:
+                return False
+            seen.add(annotation)
+            return any(_has_enum(f.annotation, seen) for f in annotation.model_fields.values())
+    return any(_has_enum(arg, seen) for arg in typing.get_args(annotation))
 
 
 def _validation_error_schema() -> dict[str, Any]:
@@ -110,6 +126,28 @@ class QueryModel:
         self.model = model
         self.shares = shares
         self.names, self.repeatable = model_query_names(model)
+        self.accepted_of: Callable[[], frozenset[str]] | None = None
+        """Gives every query parameter the route takes, its dependencies' too (set by the
+        router; the model's own names until then)."""
+        self._accepted: frozenset[str] | None = None
+
+    def refuse_unknown(self, request: Request, ignored: frozenset[str]) -> None:
+        """A 422 for a query parameter the route does not take (or ``ignored`` lets
+        through), and for one given twice that is not a list."""
+        if not request.scope.get("query_string"):
+            return
+        accepted = self._accepted
+        if accepted is None:
+            resolved = self.names if self.accepted_of is None else self.accepted_of()
+            accepted = self._accepted = resolved | self.names | ignored
+        seen: set[str] = set()
+        for name, _ in request.query_params.multi_items():
+            if name not in accepted:
+                allowed = ", ".join(sorted(accepted))
+                raise query_error(name, f"unknown query parameter; allowed: {allowed}")
+            if name in seen and name not in self.repeatable:
+                raise query_error(name, "given more than once; give it once")
+            seen.add(name)
 
     def openapi_extra(self) -> dict[str, Any]:
         """The route's ``openapi_extra``: its parameters, which FastAPI merges into the

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, compile_path, get_name
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ConfigurationError
+from ._documented import standalone
 
 _PARAM = re.compile(r"\{[^}]*\}")
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -294,7 +295,7 @@ class RouteList(list[BaseRoute]):
             generated = self._declared[id(route)].options.get("responses") or {}
             for code, response in generated.items():
                 if str(code) in _INHERITED and str(code) not in statuses:
-                    inherited.setdefault(code, response)
+                    inherited.setdefault(code, standalone(response))
         if inherited:
             options["responses"] = {**inherited, **own}
         return options

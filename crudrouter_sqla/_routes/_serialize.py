@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -24,6 +25,7 @@ class Serializer:
     def __init__(self, schema: type[BaseModel]) -> None:
         self.schema = schema
         self._subsets: dict[tuple[str, ...], TypeAdapter[Any]] = {}
+        self._items: dict[tuple[str, ...], tuple[TypeAdapter[Any], TypeAdapter[Any]]] = {}
 
     # Built on first use, not with the router: an app of many routers starts faster.
     @cached_property
@@ -86,19 +88,44 @@ class Serializer:
         )
         return adapter.dump_json(page)
 
+    def item_adapter(self, fields: tuple[str, ...] | None) -> TypeAdapter[Any]:
+        """The adapter of one item: the read schema, or only ``fields`` of it."""
+        if fields is None:
+            return self.item
+        return self._subset(fields)[0]
+
+    def items_adapter(self, fields: tuple[str, ...] | None) -> TypeAdapter[Any]:
+        """The adapter of a list of items: of the read schema, or only ``fields`` of it."""
+        if fields is None:
+            return self.items
+        return self._subset(fields)[1]
+
+    def _subset(self, fields: tuple[str, ...]) -> tuple[TypeAdapter[Any], TypeAdapter[Any]]:
+        known = self._items.get(fields)
+        if known is None:
+            model = self._subset_model(fields)
+            known = (TypeAdapter(model), TypeAdapter(list[model]))  # type: ignore[valid-type]
+            if len(self._items) < _MAX_SUBSETS:
+                self._items[fields] = known
+        return known
+
+    def _subset_model(self, fields: tuple[str, ...]) -> type[BaseModel]:
+        model_fields = self.schema.model_fields
+        definitions: dict[str, Any] = {
+            name: (model_fields[name].annotation, model_fields[name]) for name in fields
+        }
+        model: type[BaseModel] = create_model(
+            f"{self.schema.__name__}Fields",
+            __config__=self.schema.model_config,
+            **definitions,
+        )
+        return model
+
     def _subset_page(self, fields: tuple[str, ...]) -> TypeAdapter[Any]:
         adapter = self._subsets.get(fields)
         if adapter is None:
-            model_fields = self.schema.model_fields
-            definitions: dict[str, Any] = {
-                name: (model_fields[name].annotation, model_fields[name]) for name in fields
-            }
-            subset: Any = create_model(
-                f"{self.schema.__name__}Fields",
-                __config__=self.schema.model_config,
-                **definitions,
-            )
-            adapter = TypeAdapter(Page[subset])
+            subset = self._subset_model(fields)
+            adapter = TypeAdapter(Page[subset])  # type: ignore[valid-type]
             if len(self._subsets) < _MAX_SUBSETS:
                 self._subsets[fields] = adapter
         return adapter
@@ -126,6 +153,16 @@ def page_model(schema: type[BaseModel], names: Any) -> Any:
         __doc__=f"The fields of {schema.__name__} a client asked for with `fields`.",
         **fields,
     )
-    page: Any = create_model(names.schema("Page"), __base__=Page.of(schema))
-    fields_page: Any = create_model(names.schema("FieldsPage"), __base__=Page.of(subset))
+    page: Any = _page_of(names.schema("Page"), schema)
+    fields_page: Any = _page_of(names.schema("FieldsPage"), subset)
     return page | fields_page
+
+
+def _page_of(name: str, item: Any) -> Any:
+    """A model with the fields of ``Page[item]``, named ``name``: one class, where
+    parametrizing `Page` and naming a subclass would make two."""
+    fields: dict[str, Any] = {
+        key: (list[item] if key == "items" else field.annotation, copy.copy(field))
+        for key, field in Page.model_fields.items()
+    }
+    return create_model(name, __module__=Page.__module__, **fields)

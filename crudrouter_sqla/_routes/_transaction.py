@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Annotated, Any
 
@@ -133,3 +135,24 @@ class _Overridden:
             del request.scope[_KWARGS]
             _Overrides.current.reset(token)
         return response
+
+
+@asynccontextmanager
+async def request_session(
+    dependency: Any, request: Request, given: AsyncSession
+) -> AsyncIterator[AsyncSession]:
+    """A session for work done after the endpoint returns, while its response is sent (an
+    export's body): a new transaction of the session dependency's `Database` (or of the
+    `Database` an override names), else ``given``, the session the request got, which a
+    dependency of its own keeps open until the response is sent unless it is scoped to the
+    function."""
+    source = dependency
+    overrides = request.app.dependency_overrides
+    if overrides:
+        source = overrides.get(dependency, dependency)
+    opener = getattr(source, "__crudrouter_sqla_open__", None)
+    if opener is None:
+        yield given
+        return
+    async with opener(request) as session:
+        yield session
