@@ -104,8 +104,8 @@ class AggregateSpec:
         seen: Restriction | None,
     ) -> Select[Any]:
         """One statement: the groups (``g0``, ``g1``, ...) and the aggregates (``a0``, ...) of
-        the rows ``where`` picks, in ``order`` (names, descending?) and then by every group,
-        one row more than the page (``page_limit`` and ``page_offset`` parameters)."""
+        the rows ``where`` picks, in ``order`` (names, and whether descending) and then by
+        every group; nulls come last going up, first going down."""
         group_columns = [self.groups[name].column for name in groups]
         expressions = {name: self.metrics[name].expression() for name in metrics}
         statement = select(
@@ -117,15 +117,20 @@ class AggregateSpec:
             needed.update(self.groups[name].joins)
         for name in metrics:
             needed.update(self.metrics[name].joins)
-        if needed:
-            statement = joiner.apply(statement, sorted(needed), seen)
-        if where:
-            statement = statement.where(*where)
-        if group_columns:
-            statement = statement.group_by(*group_columns)
         keys: list[Any] = []
         for name, descending in order:
-            value = expressions[name] if name in expressions else self.groups[name].column
+            if name in expressions:
+                value = expressions[name]
+            elif name in self.metrics:
+                value = self.metrics[name].expression()  # ordered by, not answered
+            elif name in groups:
+                value = self.groups[name].column
+            else:
+                # A field not grouped by: groups by its smallest value going up, its largest
+                # going down.
+                column = self.groups[name].column
+                value = func.max(column) if descending else func.min(column)
+                needed.update(self.groups[name].joins)
             # Nulls last going up and first going down, on every database (as PostgreSQL).
             nulls = value.is_(None)
             keys += [nulls.desc(), value.desc()] if descending else [nulls, value]
@@ -133,6 +138,15 @@ class AggregateSpec:
         for name, column in zip(groups, group_columns, strict=True):
             if name not in named:
                 keys += [column.is_(None), column]
+        for name, _ in order:
+            if name in self.metrics:
+                needed.update(self.metrics[name].joins)
+        if needed:
+            statement = joiner.apply(statement, sorted(needed), seen)
+        if where:
+            statement = statement.where(*where)
+        if group_columns:
+            statement = statement.group_by(*group_columns)
         if keys:
             statement = statement.order_by(*keys)
         return statement
@@ -180,6 +194,11 @@ def build_aggregates(info: ModelInfo, joins: Joins, aggregates: Aggregates) -> A
             result = _result_type(name, function, value_type)
             metric = f"{function}_{name}"
             metrics[metric] = Metric(metric, function, target.column, target.joins, result)
+    clash = sorted(set(groups) & set(metrics))
+    if clash:
+        raise ConfigurationError(
+            f"Aggregates group_by names {clash[0]!r}, which is also the name of an aggregate"
+        )
     return AggregateSpec(groups, metrics)
 
 

@@ -24,7 +24,7 @@ def _names(values: list[str] | None) -> list[str] | None:
     """The comma-separated names of one parameter, or of the parameter repeated."""
     if values is None:
         return None
-    return [name for value in values for name in value.split(",")]
+    return [name for value in values for name in value.split(",") if name]
 
 
 def _name_list(names: list[str], description: str) -> tuple[Any, Any]:
@@ -63,8 +63,10 @@ def _query_model(res: Resource, spec: AggregateSpec, name: str) -> type[BaseMode
             None,
             max_length=_SORT_LENGTH,
             description=(
-                "Comma-separated fields grouped by or aggregates asked for, `-` for descending; "
-                "the groups in order by default, and they break ties."
+                "Comma-separated fields and aggregates, `-` for descending (nulls last going "
+                "up, first going down); the groups in order by default, and they break ties. "
+                "An aggregate not asked for still orders the groups; a field not grouped by "
+                "orders them by its smallest value (largest going down)."
             ),
         ),
     )
@@ -160,10 +162,8 @@ def make_aggregate(res: Resource, name: str, spec: AggregateSpec, models: Any) -
             if matched is None:
                 raise query_error("sort", "an empty field; name each once", query["sort"])
             key = matched.group(2)
-            if key not in groups and key not in metrics:
-                raise query_error(
-                    "sort", f"{key!r} is neither grouped by nor asked for", query["sort"]
-                )
+            if key not in spec.groups and key not in spec.metrics:
+                raise query_error("sort", f"unknown field {key!r}", query["sort"])
             if any(key == known for known, _ in order):
                 continue
             order.append((key, bool(matched.group(1))))
