@@ -89,7 +89,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from crudrouter_sqla import CRUDRouter, Hooks
+from crudrouter_sqla import Aggregates, CRUDRouter, Hooks
 from crudrouter_sqla.core import Database
 from tests.support.databases import database_with
 
@@ -181,6 +181,15 @@ def heroes_fuzz_app(db: Database) -> FastAPI:
             filter_fields=["id", "name", "secret_name", "age", "team_id"],
             search_fields=["name", "secret_name"],
             max_limit=50,
+            aggregates=Aggregates(
+                group_by=["team_id", "age", "team.name"],
+                functions={
+                    "age": ["sum", "avg", "min", "max", "count_distinct"],
+                    "name": ["min", "max"],
+                    "team.headquarters": ["count_distinct"],
+                },
+            ),
+            export_route=True,
         )
     )
     app.include_router(
