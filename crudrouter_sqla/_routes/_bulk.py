@@ -24,7 +24,7 @@ from ..core import ConstraintViolation, translate_error
 from ._documented import documented
 from ._execute import embed_options, execute, http_error, raise_db_error
 from ._items import before_write, check_own_references, split, stamped
-from ._list import deleted_where, filter_field
+from ._list import deleted_where, filter_conditions, filter_field
 from ._params import context_params, param, scope_of, seen_by, with_signature
 from ._query_params import QueryModel, with_query
 from ._relation_writes import write_relations
@@ -391,14 +391,8 @@ def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[C
                 key, f"unknown query parameter; allowed: {', '.join(sorted(allowed))}"
             )
     query = query_model.parse(request).__dict__
-    where: list[Clause] = []
-    joins: list[str] = []
     seen = seen_by(res, kw)
-    for i, filter_spec in enumerate(spec.filters):
-        value = query[f"f{i}"]
-        if value is not None:
-            where.append(spec.filter_clause(filter_spec, value, seen))
-            joins.extend(filter_spec.joins)
+    where, joins = filter_conditions(res, query, seen)
     if not where and not res.unfiltered_writes:
         raise query_error(
             "filters",

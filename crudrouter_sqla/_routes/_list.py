@@ -320,6 +320,22 @@ def filter_fields(res: Resource) -> dict[str, Any]:
     return fields
 
 
+def filter_conditions(
+    res: Resource, query: dict[str, Any], seen: Visibility
+) -> tuple[list[Clause], list[str]]:
+    """The conditions of the filters a request sets (``query``: validated ``f0``, ``f1``...)
+    and the to-one paths they join; the list and the bulk writes read them alike."""
+    spec = res.listing
+    where: list[Clause] = []
+    joins: list[str] = []
+    for i, filter_spec in enumerate(spec.filters):
+        value = query[f"f{i}"]
+        if value is not None:
+            where.append(spec.filter_clause(filter_spec, value, seen))
+            joins.extend(filter_spec.joins)
+    return where, joins
+
+
 def list_where(
     res: Resource, query: dict[str, Any], kw: dict[str, Any]
 ) -> tuple[list[Clause], list[str], Visibility]:
@@ -328,14 +344,8 @@ def list_where(
     the soft-delete rule and the search. The one WHERE of the list, its count, the aggregates
     and the export (``query``: the validated fields of `filter_fields`)."""
     spec = res.listing
-    where: list[Clause] = []
-    joins: list[str] = []
     seen = seen_by(res, kw)
-    for i, filter_spec in enumerate(spec.filters):
-        value = query[f"f{i}"]
-        if value is not None:
-            where.append(spec.filter_clause(filter_spec, value, seen))
-            joins.extend(filter_spec.joins)
+    where, joins = filter_conditions(res, query, seen)
     if spec.grammar is not None:
         for kind in GROUP_PARAMS:
             if query[kind] is not None:
