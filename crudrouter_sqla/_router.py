@@ -524,7 +524,12 @@ class CRUDRouter(APIRouter):
             created: Responses = {
                 201: {"model": self.schema, "description": "Created (the row was missing)"}
             }
-            specs[3] = replace(specs[3], responses={**specs[3].responses, **created})
+            specs = [
+                replace(spec, responses={**spec.responses, **created})
+                if spec.switch == "replace_route"
+                else spec
+                for spec in specs
+            ]
         if res.parent is not None:
             # Every route of a nested resource answers 404 for an unknown parent.
             parent_missing: Responses = {

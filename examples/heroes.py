@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, ForeignKey, String, Table, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crudrouter_sqla import CRUDRouter, strict_json
+from crudrouter_sqla import Aggregates, CRUDRouter, strict_json
 from crudrouter_sqla.core import Database
 
 
@@ -217,6 +217,10 @@ def create_app(db: Database) -> FastAPI:
         },
         sort_fields=["id", "name", "age", "team.name"],
         search_fields=["name", "secret_identity"],
+        # /heroes/aggregate?group_by=team.name&aggregate=count,avg_age and /heroes/export?format=csv
+        # take the same filters, search and sort as the list.
+        aggregates=Aggregates(group_by=["team.name", "age"], functions={"age": ["avg", "max"]}),
+        export_route=True,
     )
     app.include_router(heroes)
     # The same heroes under their team: /teams/{team_id}/heroes.

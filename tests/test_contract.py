@@ -87,6 +87,35 @@ async def test_a_405_lists_every_method_the_path_serves(db, client_for):
         assert {m.upper() for m in paths["/teams/{item_id}"]} == {"GET", "PUT", "PATCH", "DELETE"}
 
 
+async def test_a_literal_path_of_the_router_is_never_an_item_key(db, client_for):
+    # /tags/export, /tags/bulk and a declared /tags/stats own their paths for every method: a
+    # PUT there is a 405 naming their methods, never a write to the tag "export".
+    router = CRUDRouter(Tag, TagRead, session=db.session, export_route=True, bulk_create_route=True)
+
+    @router.get("/stats")
+    async def stats() -> dict[str, int]:
+        return {"tags": 0}
+
+    app = FastAPI(lifespan=db.lifespan)
+    app.include_router(router, prefix="/v1")
+    async with client_for(app) as client:
+        for method, url, allow in [
+            ("PUT", "/v1/tags/export", "GET"),
+            ("DELETE", "/v1/tags/export", "GET"),
+            ("PATCH", "/v1/tags/bulk", "POST"),
+            ("GET", "/v1/tags/bulk", "POST"),
+            ("PUT", "/v1/tags/stats", "GET"),
+        ]:
+            r = await client.request(method, url, json={"code": "x", "label": "y"})
+            assert r.status_code == 405, (method, url, r.text)
+            assert r.headers["allow"] == allow, (method, url, r.headers)
+        r = await client.put("/v1/tags/exports", json={"code": "exports", "label": "E"})
+        assert r.status_code in (200, 404), r.text
+        assert (await client.post("/v1/tags", json={"code": "x", "label": "y"})).status_code == 201
+        assert (await client.patch("/v1/tags/x", json={"label": "z"})).json()["label"] == "z"
+        assert (await client.get("/v1/tags/stats")).json() == {"tags": 0}
+
+
 def _schemas(app: FastAPI) -> dict:
     return app.openapi()["components"]["schemas"]
 

@@ -21,7 +21,7 @@ from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute, compile_path, get_name
+from starlette.routing import BaseRoute, Match, compile_path, get_name
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ConfigurationError
@@ -79,13 +79,40 @@ def _declare(route: APIRoute, path: str, endpoint: Callable[..., Any], kwargs: A
         route.__dict__.pop("form_limits", None)  # APIRoute checks it when the route is completed
 
 
+def _literal_siblings(route: APIRoute, routes: Iterable[BaseRoute]) -> list[dict[str, str]]:
+    segments = route.path.split("/")
+    if not any(_PARAM.fullmatch(segment) for segment in segments):
+        return []
+    found: list[dict[str, str]] = []
+    for other in routes:
+        path = getattr(other, "path", None)
+        if other is route or not isinstance(path, str):
+            continue
+        others = path.split("/")
+        if len(others) != len(segments):
+            continue
+        values: dict[str, str] | None = {}
+        for mine, theirs in zip(segments, others, strict=True):
+            if mine == theirs:
+                continue
+            if not _PARAM.fullmatch(mine) or "{" in theirs:
+                values = None
+                break
+            values[mine[1:-1].split(":")[0]] = theirs
+        if values and values not in found:
+            found.append(values)
+    return found
+
+
 class CRUDRoute(APIRoute):
     """An `APIRoute` whose 405 lists, in ``Allow``, every method that the routes of its router
     serve on the same path, not only its own.
 
     Starlette answers a request whose path matches but whose method does not with the first
     route that matched the path, so a path served by several routes would otherwise advertise
-    one method.
+    one method. A route with a path parameter steps aside where another route of its router
+    has a literal segment in the parameter's place: ``PUT /heroes/export`` is a 405 from the
+    export route, not a request for the hero ``export``.
 
     A route whose response model is given is completed on first use: its dependencies, its
     fields and its handler are built when it first answers, is documented or is read. Including
@@ -111,6 +138,27 @@ class CRUDRoute(APIRoute):
         path, endpoint, kwargs = pending
         APIRoute.__init__(self, path, endpoint, **kwargs)
         return getattr(self, name)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is Match.NONE:
+            return match, child_scope
+        params = child_scope.get("path_params", {})
+        for literal in self._shadowed_by():
+            if all(params.get(name) == value for name, value in literal.items()):
+                # "/heroes/aggregate" is the aggregate route's path for every method, not the
+                # item "aggregate": a PUT there is a 405 from that route, not a 422 from this.
+                return Match.NONE, {}
+        return match, child_scope
+
+    def _shadowed_by(self) -> list[dict[str, str]]:
+        """The path parameter values at which a route of the same router with a literal
+        segment in their place (``/heroes/export`` for ``/heroes/{item_id}``) owns the path."""
+        found = self.__dict__.get("_shadows")
+        if found is None:
+            found = [] if self.siblings is None else _literal_siblings(self, self.siblings)
+            self.__dict__["_shadows"] = found
+        return found
 
     def allowed_methods(self) -> list[str]:
         """The methods the router serves on this route's path, in a stable order."""
