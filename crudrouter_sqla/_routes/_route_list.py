@@ -91,15 +91,11 @@ def _literal_siblings(route: APIRoute, routes: Iterable[BaseRoute]) -> list[dict
         others = path.split("/")
         if len(others) != len(segments):
             continue
-        values: dict[str, str] | None = {}
-        for mine, theirs in zip(segments, others, strict=True):
-            if mine == theirs:
-                continue
-            if not _PARAM.fullmatch(mine) or "{" in theirs:
-                values = None
-                break
-            values[mine[1:-1].split(":")[0]] = theirs
-        if values and values not in found:
+        differ = [(m, t) for m, t in zip(segments, others, strict=True) if m != t]
+        if not differ or any(not _PARAM.fullmatch(m) or "{" in t for m, t in differ):
+            continue
+        values = {mine[1:-1].split(":")[0]: theirs for mine, theirs in differ}
+        if values not in found:
             found.append(values)
     return found
 
