@@ -1,5 +1,8 @@
 """Fixtures: one fresh database per test, on SQLite, a throwaway PostgreSQL server and a
-throwaway MariaDB server; PgBouncer and a streaming replica in front of and beside PostgreSQL."""
+throwaway MariaDB server; PgBouncer and a streaming replica in front of and beside PostgreSQL.
+
+Under pytest-xdist (``./scripts/test`` runs a worker per core, at most four) each worker starts
+servers of its own."""
 
 from __future__ import annotations
 
@@ -189,10 +192,24 @@ async def new_mariadb_database(server: MariaDBServer) -> str:
     return name
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # A pytest-xdist worker hands what its servers ran to the controlling process.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["server_status"] = {"pg": _pg_status, "mariadb": _mariadb_status}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    status = getattr(node, "workeroutput", {}).get("server_status", {})
+    _pg_status.extend(status.get("pg", []))
+    _mariadb_status.extend(status.get("mariadb", []))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _pg_status or ["not used by the selected tests"]:
+    for line in sorted(set(_pg_status)) or ["not used by the selected tests"]:
         terminalreporter.write_line(f"PostgreSQL run: {line}", bold=True)
-    for line in _mariadb_status or ["not used by the selected tests"]:
+    for line in sorted(set(_mariadb_status)) or ["not used by the selected tests"]:
         terminalreporter.write_line(f"MariaDB run: {line}", bold=True)
 
 
