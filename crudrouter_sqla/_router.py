@@ -481,6 +481,11 @@ class CRUDRouter(APIRouter):
         versioned = res.queries.version is not None
         write: Responses = {**_CONFLICT, **_TOO_LARGE}
         conditional: Responses = _CONDITIONS if versioned else {}
+        created: Responses = (
+            {201: {"model": self.schema, "description": "Created (the row was missing)"}}
+            if res.upsert
+            else {}
+        )
         aggregate: Any = None
         if self._aggregates is not None:
             models = routes.aggregate_models(self._aggregates, self.names.schema)
@@ -503,7 +508,8 @@ class CRUDRouter(APIRouter):
             _Spec("create_route", base, "POST", routes.make_create, self.schema, 201, write,
                   f"Create a {noun}", body=True),
             _Spec("replace_route", item, "PUT", routes.make_replace, self.schema, 200,
-                  {**_NOT_FOUND, **write, **conditional}, f"Replace a {noun}", body=True),
+                  {**_NOT_FOUND, **write, **conditional, **created}, f"Replace a {noun}",
+                  body=True),
             _Spec("update_route", item, "PATCH", routes.make_update, self.schema, 200,
                   {**_NOT_FOUND, **write, **conditional}, f"Update part of a {noun}", body=True),
             _Spec("delete_route", item, "DELETE", routes.make_delete, None, 204,
@@ -520,16 +526,6 @@ class CRUDRouter(APIRouter):
             _Spec("bulk_delete_route", base, "DELETE", routes.make_bulk_delete,
                   routes.BulkCount, 200, _CONFLICT, f"Delete every matching {noun}"),
         ]  # fmt: skip
-        if res.upsert:
-            created: Responses = {
-                201: {"model": self.schema, "description": "Created (the row was missing)"}
-            }
-            specs = [
-                replace(spec, responses={**spec.responses, **created})
-                if spec.switch == "replace_route"
-                else spec
-                for spec in specs
-            ]
         if res.parent is not None:
             # Every route of a nested resource answers 404 for an unknown parent.
             parent_missing: Responses = {

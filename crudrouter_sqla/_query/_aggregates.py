@@ -123,6 +123,7 @@ class AggregateSpec:
                 value = expressions[name]
             elif name in self.metrics:
                 value = self.metrics[name].expression()  # ordered by, not answered
+                needed.update(self.metrics[name].joins)
             elif name in groups:
                 value = self.groups[name].column
             else:
@@ -138,9 +139,6 @@ class AggregateSpec:
         for name, column in zip(groups, group_columns, strict=True):
             if name not in named:
                 keys += [column.is_(None), column]
-        for name, _ in order:
-            if name in self.metrics:
-                needed.update(self.metrics[name].joins)
         if needed:
             statement = joiner.apply(statement, sorted(needed), seen)
         if where:
