@@ -46,8 +46,12 @@ class MariaDBServer:
         self._base.chmod(0o755)
         self._data = self._base / "data"
         self._data.mkdir()
+        # Temporary tables of its own: two servers (a pytest-xdist worker each) bootstrapping
+        # at once in the shared /tmp can remove each other's.
+        self._tmp = self._base / "tmp"
+        self._tmp.mkdir()
         if self._owner is not None:
-            for path in (self._base, self._data):
+            for path in (self._base, self._data, self._tmp):
                 os.chown(path, self._owner.pw_uid, self._owner.pw_gid)
         self._proc: subprocess.Popen[bytes] | None = None
         self._version: str | None = None
@@ -69,6 +73,7 @@ class MariaDBServer:
         return [
             "--no-defaults",
             f"--datadir={self._data}",
+            f"--tmpdir={self._tmp}",
             *user,
         ]
 
