@@ -4,12 +4,14 @@ wrong type."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import decimal
 import enum
 import hashlib
 import hmac
 import json
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, Optional
@@ -436,12 +438,24 @@ def test_secrets_are_cut_out_of_driver_messages():
     assert redacted_url(url) == "postgresql+asyncpg://app:***@db/app?sslpassword=***"
 
 
+async def _worker_threads_done(before: set[threading.Thread]) -> None:
+    """Wait (up to 5 s) for the threads started since ``before`` to end. aiosqlite stops the
+    worker thread of a connection that failed to open by handing it a future of the running
+    loop; should the loop close first, the thread fails in whichever test runs next."""
+    for _ in range(500):
+        if not [t for t in threading.enumerate() if t not in before and t.is_alive()]:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_the_start_up_error_hides_secrets_in_the_query_on_sqlite(tmp_path):
     url = f"sqlite+aiosqlite:///file:{tmp_path / 'missing' / 'app.db'}?password={SECRET}&uri=true"
     db = Database(url)
+    before = set(threading.enumerate())
     with pytest.raises(DatabaseConnectionError) as caught:
         async with db.lifespan(FastAPI()):
             pass
+    await _worker_threads_done(before)
     message = str(caught.value)
     assert SECRET not in message, message
     assert message.startswith("cannot connect to the database at sqlite+aiosqlite:///"), message
