@@ -537,6 +537,7 @@ class CRUDRouter(APIRouter):
             specs = [
                 replace(spec, responses={**spec.responses, **parent_missing}) for spec in specs
             ]
+        errors = routes.SharedBody(ErrorResponse)
         for spec in specs:
             setting = switches[spec.switch]
             if setting is False:
@@ -558,7 +559,7 @@ class CRUDRouter(APIRouter):
             responses = {**spec.responses, **_UNAVAILABLE}
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR
-            responses = routes.sharing_error_bodies(responses, ErrorResponse)
+            responses = routes.sharing_error_bodies(responses, errors)
             extra = {} if spec.response_class is None else {"response_class": spec.response_class}
             with self.routes.generating():
                 self.add_api_route(

@@ -39,31 +39,58 @@ def documented(annotation: Any) -> Any:
 
 
 class SharedBody(dict[str, Any]):
-    """The ``content`` of a route's error responses, one object for all of them: a copy of
-    the responses (FastAPI copies them, deeply, to document them) still shares it."""
+    """The ``content`` of the error responses of every route of a router, one object for all
+    of them: a copy of the responses (FastAPI copies them, deeply, to document them) still
+    shares it. FastAPI writes the error model's schema into it when it documents the route
+    that carries the model (see `carrying`), so the other routes document the same body
+    without a field of their own (FastAPI builds a `TypeAdapter` for each response model of
+    each route)."""
 
     model: Any = None
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SharedBody:
         return self
 
 
-def sharing_error_bodies(responses: dict[Any, dict[str, Any]], model: Any) -> dict[Any, Any]:
-    """``responses`` with every response documented by ``model`` (the error model) given one
-    ``content`` object: the first keeps the model, and FastAPI writes its schema into that
-    object when it documents the route, so the others document the same body without a field
-    of their own (FastAPI builds a `TypeAdapter` for each response model of each route)."""
-    content = SharedBody()
-    content.model = model
+def sharing_error_bodies(
+    responses: dict[Any, dict[str, Any]], content: SharedBody
+) -> dict[Any, Any]:
+    """``responses`` with every response documented by the model of ``content`` (the error
+    model) given ``content`` in place of the model."""
     shared: dict[Any, Any] = {}
-    carrier = False
     for status, response in responses.items():
-        if response.get("model") is model and "content" not in response:
-            response = {k: v for k, v in response.items() if carrier is False or k != "model"}
+        if response.get("model") is content.model and "content" not in response:
+            response = {k: v for k, v in response.items() if k != "model"}
             response["content"] = content
-            carrier = True
         shared[status] = response
     return shared
+
+
+def shared_body(responses: dict[Any, dict[str, Any]]) -> SharedBody | None:
+    """The shared ``content`` some of ``responses`` document, if any."""
+    for response in responses.values():
+        content = response.get("content")
+        if isinstance(content, SharedBody):
+            return content
+    return None
+
+
+def carrying(responses: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """``responses`` of the route that carries the shared body's model: the first response
+    documented by the shared body names its model too, so FastAPI fills the body in."""
+    carried: dict[Any, dict[str, Any]] = {}
+    carrier = False
+    for status, response in responses.items():
+        content = response.get("content")
+        if not carrier and isinstance(content, SharedBody):
+            response = {**response, "model": content.model}
+            carrier = True
+        carried[status] = response
+    return carried
 
 
 def standalone(response: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Match, compile_path, get_name
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ConfigurationError
-from ._documented import standalone
+from ._documented import carrying, shared_body, standalone
 
 _PARAM = re.compile(r"\{[^}]*\}")
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -134,6 +134,34 @@ class CRUDRoute(APIRoute):
         path, endpoint, kwargs = pending
         APIRoute.__init__(self, path, endpoint, **kwargs)
         return getattr(self, name)
+
+    @property
+    def responses(self) -> dict[int | str, dict[str, Any]]:
+        """The route's documented responses. The error responses of a router's routes share
+        one body (see `SharedBody`): the first route of the router in the document that has
+        them carries its model, the others only refer to it."""
+        own: dict[int | str, dict[str, Any]] = self.__dict__.get("_responses", {})
+        body = shared_body(own)
+        if body is None or self._carrier(body):
+            return own if body is None else carrying(own)
+        return own
+
+    @responses.setter
+    def responses(self, value: dict[int | str, dict[str, Any]]) -> None:
+        self.__dict__["_responses"] = value
+
+    def _carrier(self, body: Any) -> bool:
+        """Whether this route carries the model of ``body`` for the routes of its router."""
+        if self.siblings is None:
+            return True
+        for route in self.siblings:
+            if (
+                isinstance(route, CRUDRoute)
+                and route.include_in_schema
+                and shared_body(route.__dict__.get("_responses", {})) is body
+            ):
+                return route is self
+        return True
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)

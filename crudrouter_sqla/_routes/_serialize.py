@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    create_model,
+)
 from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from .._query import Page
 
@@ -159,10 +169,52 @@ def page_model(schema: type[BaseModel], names: Any) -> Any:
 
 
 def _page_of(name: str, item: Any) -> Any:
-    """A model with the fields of ``Page[item]``, named ``name``: one class, where
-    parametrizing `Page` and naming a subclass would make two."""
+    """The documented page of ``item`` named ``name`` (see `PageDoc`)."""
+    return type(name, (PageDoc,), {"__slots__": (), "item": item})
+
+
+class PageDoc:
+    """The document's page of an item: the fields of `Page`, with ``items`` a list of the item,
+    as the component named by the subclass.
+
+    A list route answers with bytes its serializer wrote, so its response model only documents
+    the page; this type documents it as a model with those fields would, without building that
+    model (its fields, validator and serializer) for every router. Its JSON schema is that of
+    `Page` with the item's schema in ``items``.
+    """
+
+    __slots__ = ()
+    item: ClassVar[Any]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.list_schema(
+            handler.generate_schema(cls.item),
+            ref=f"{Page.__module__}.{cls.__name__}:{id(cls)}",
+            metadata={"pydantic_js_functions": [cls._json_schema]},
+        )
+
+    @classmethod
+    def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        page = copy.deepcopy(_page_template(handler.mode))
+        page["title"] = cls.__name__
+        # The list's own schema, whose items are the item's (a reference to its component).
+        page["properties"]["items"]["items"] = handler(schema)["items"]
+        return page
+
+
+@functools.cache
+def _page_template(mode: Any) -> dict[str, Any]:
+    """The JSON schema of a `Page` model with every field but the items' schema."""
+
+    class Item(BaseModel):
+        pass
+
     fields: dict[str, Any] = {
-        key: (list[item] if key == "items" else field.annotation, copy.copy(field))
+        key: (list[Item] if key == "items" else field.annotation, copy.copy(field))
         for key, field in Page.model_fields.items()
     }
-    return create_model(name, __module__=Page.__module__, **fields)
+    model: Any = create_model("Page", __module__=Page.__module__, **fields)
+    schema: dict[str, Any] = model.model_json_schema(mode=mode)
+    schema.pop("$defs", None)
+    return schema
