@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import Field, WithJsonSchema, create_model
 
 from .._query import AggregateSpec, query_error
 from .._query._patterns import alternation
@@ -40,7 +40,7 @@ def _name_list(names: list[str], description: str) -> tuple[Any, Any]:
     return annotation, Field(None, max_length=len(names) * 4, description=description)
 
 
-def _query_model(res: Resource, spec: AggregateSpec, name: str) -> type[BaseModel]:
+def _query_fields(res: Resource, spec: AggregateSpec) -> dict[str, Any]:
     groups, metrics = list(spec.groups), list(spec.metrics)
     fields: dict[str, Any] = {}
     if groups:
@@ -84,10 +84,7 @@ def _query_model(res: Resource, spec: AggregateSpec, name: str) -> type[BaseMode
         Field(0, ge=0, le=res.max_offset, description=f"Groups to skip, at most {res.max_offset}."),
     )
     fields.update(filter_fields(res))
-    model: type[BaseModel] = create_model(
-        f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
-    )
-    return model
+    return fields
 
 
 def aggregate_models(spec: AggregateSpec, schema_name: Any) -> tuple[Any, Any, Any, Any]:
@@ -147,7 +144,7 @@ _SORT_ITEM = re.compile(r"(-?)(.+)")
 
 def make_aggregate(res: Resource, name: str, spec: AggregateSpec, models: Any) -> Endpoint:
     """GET {prefix}/aggregate: a page of groups of the rows the list's filters pick."""
-    query_model = QueryModel(_query_model(res, spec, name))
+    query_model = QueryModel(f"{name}_query", _query_fields(res, spec))
     page, item_model, group_model, values_model = models
 
     async def endpoint(**kw: Any) -> Response:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field
 from sqlalchemy import Integer, and_, func, insert, select, tuple_, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -372,10 +372,7 @@ def _filter_model(res: Resource, name: str) -> QueryModel:
             Literal["exclude", "include", "only"] | None,
             Field(None, description="Soft-deleted rows: `exclude` (default), `include`, `only`."),
         )
-    model: type[BaseModel] = create_model(
-        f"{name}_filters", __config__=ConfigDict(extra="ignore"), **fields
-    )
-    return QueryModel(model)
+    return QueryModel(f"{name}_filters", fields)
 
 
 def _where(res: Resource, query_model: QueryModel, kw: dict[str, Any]) -> list[Clause]:

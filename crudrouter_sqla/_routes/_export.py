@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
 from fastapi import Request, Response
-from pydantic import ConfigDict, Field, TypeAdapter, create_model
+from pydantic import Field, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import StreamingResponse
@@ -69,7 +69,7 @@ def export_responses(schema_name: str) -> dict[int | str, Any]:
     }
 
 
-def _query_model(res: Resource, name: str) -> Any:
+def _query_fields(res: Resource) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "format": (
             Literal["ndjson", "csv"],
@@ -81,7 +81,7 @@ def _query_model(res: Resource, name: str) -> Any:
         **sort_and_fields(res),
         **filter_fields(res),
     }
-    return create_model(f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields)
+    return fields
 
 
 def _cell(value: Any, formulas: bool) -> Any:
@@ -134,7 +134,7 @@ def _validate(_session: Any, adapter: TypeAdapter[Any], objects: list[Any]) -> A
 
 def make_export(res: Resource, name: str, max_rows: int, formulas: bool) -> Endpoint:
     """GET {prefix}/export: every row the list's filters pick, streamed."""
-    query_model = QueryModel(_query_model(res, name))
+    query_model = QueryModel(f"{name}_query", _query_fields(res))
     spec = res.listing
     queries = res.queries
     read_fields = tuple(spec.read_fields)

@@ -10,12 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request, Response
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     TypeAdapter,
     WithJsonSchema,
-    create_model,
 )
 from sqlalchemy import ClauseElement, Executable, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -208,7 +205,7 @@ def sort_and_fields(res: Resource) -> dict[str, Any]:
     }
 
 
-def _query_model(res: Resource, name: str) -> type[BaseModel]:
+def _query_fields(res: Resource) -> dict[str, Any]:
     """One model for every query parameter of the list route: validated in one pass, and
     documented by FastAPI as separate parameters."""
     spec = res.listing
@@ -268,10 +265,7 @@ def _query_model(res: Resource, name: str) -> type[BaseModel]:
         ),
     }
     fields.update(filter_fields(res))
-    model: type[BaseModel] = create_model(
-        f"{name}_query", __config__=ConfigDict(extra="ignore"), **fields
-    )
-    return model
+    return fields
 
 
 def filter_fields(res: Resource) -> dict[str, Any]:
@@ -451,7 +445,7 @@ def make_list(res: Resource, name: str) -> Endpoint:
     spec: ListSpec = res.listing
     queries = res.queries
 
-    query_model = QueryModel(_query_model(res, name), shares=res.serializer.schema)
+    query_model = QueryModel(f"{name}_query", _query_fields(res), shares=res.serializer.schema)
 
     async def endpoint(**kw: Any) -> Response:
         request: Request = kw["request"]

@@ -15,22 +15,28 @@ document; a field marked `CommaSeparated` is an array in form style, not explode
 from __future__ import annotations
 
 import copy
+import datetime
+import functools
 import inspect
 import json
+import types
 import typing
 from collections.abc import Callable
+from decimal import Decimal
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import (
     validation_error_definition,
     validation_error_response_definition,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic.fields import FieldInfo
 from starlette.requests import Request
 
-from .._query._spec import model_query_names, query_error
+from .._query._spec import is_sequence, query_error
 from ._params import param
 from ._resource import Endpoint
 
@@ -118,18 +124,40 @@ VALIDATION_ERROR: dict[str, Any] = {
 
 
 class QueryModel:
-    """A route's query parameters as one model: validated per request, documented once."""
+    """A route's query parameters as one model: validated per request, documented once.
 
-    def __init__(self, model: type[BaseModel], shares: type[BaseModel] | None = None) -> None:
-        """``shares`` is the read schema, whose enums the parameters refer to (see
+    The model is built on the route's first request. The documented parameters come from the
+    JSON schema of the fields: a parameter whose field is made only of plain types (no class of
+    an app, no function) is documented once for every route that takes the same one, so the
+    paging, sorting and counting parameters most list routes share are written once per app.
+    """
+
+    def __init__(
+        self, name: str, fields: dict[str, Any], shares: type[BaseModel] | None = None
+    ) -> None:
+        """``fields`` are the model's, as `pydantic.create_model` takes them (``name`` the
+        model's); ``shares`` is the read schema, whose enums the parameters refer to (see
         `_enum_components`)."""
-        self.model = model
+        self.name = name
+        self.fields = fields
         self.shares = shares
-        self.names, self.repeatable = model_query_names(model)
+        self._infos = {
+            key: FieldInfo.from_annotated_attribute(annotation, copy.copy(field))
+            for key, (annotation, field) in fields.items()
+        }
+        self.names = frozenset(info.alias or key for key, info in self._infos.items())
+        self.repeatable = frozenset(
+            info.alias or key for key, info in self._infos.items() if is_sequence(info.annotation)
+        )
         self.accepted_of: Callable[[], frozenset[str]] | None = None
         """Gives every query parameter the route takes, its dependencies' too (set by the
         router; the model's own names until then)."""
         self._accepted: frozenset[str] | None = None
+
+    @functools.cached_property
+    def model(self) -> type[BaseModel]:
+        """The model that validates a request's parameters."""
+        return _model(self.name, self.fields)
 
     def refuse_unknown(self, request: Request, ignored: frozenset[str]) -> None:
         """A 422 for a query parameter the route does not take (or ``ignored`` lets
@@ -155,14 +183,39 @@ class QueryModel:
         return {"parameters": self._parameters()}
 
     def _parameters(self) -> list[dict[str, Any]]:
-        schema = self.model.model_json_schema(by_alias=True, mode="validation")
+        components = _enum_components(self.shares)
+        shared = repr(sorted(components.items()))
+        documented = {
+            key: info
+            for key, info in self._infos.items()
+            if not any(isinstance(m, Undocumented) for m in info.metadata)
+        }
+        keys = {key: _doc_key(key, self.fields[key], shared) for key in documented}
+        missing = [key for key in documented if keys[key] is None or keys[key] not in _DOCUMENTED]
+        if missing:
+            written = self._written({key: self.fields[key] for key in missing}, components)
+            for key in missing:
+                found = keys[key]
+                if found is not None and len(_DOCUMENTED) < _MAX_DOCUMENTED:
+                    _DOCUMENTED[found] = written[key]
+        else:
+            written = {}
+        return [
+            copy.deepcopy(written[key] if key in written else _DOCUMENTED[keys[key]])  # type: ignore[index]
+            for key in documented
+        ]
+
+    def _written(
+        self, fields: dict[str, Any], components: dict[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """The documented parameter of each of ``fields``, from the JSON schema of a model of
+        them."""
+        model = _model(f"{self.name}_doc", fields)
+        schema = model.model_json_schema(by_alias=True, mode="validation")
         defs = schema.get("$defs", {})
         required = set(schema.get("required", ()))
-        components = _enum_components(self.shares)
-        parameters = []
-        for name, field in self.model.model_fields.items():
-            if any(isinstance(m, Undocumented) for m in field.metadata):
-                continue
+        parameters: dict[str, dict[str, Any]] = {}
+        for name, field in model.model_fields.items():
             alias = field.alias or name
             prop = _shared(_inline(schema["properties"][alias], defs), components)
             prop["title"] = field.title or alias.title().replace("_", " ")
@@ -179,7 +232,7 @@ class QueryModel:
                 parameter["description"] = field.description
             if field.deprecated:
                 parameter["deprecated"] = True
-            parameters.append(parameter)
+            parameters[name] = parameter
         return parameters
 
     def parse(self, request: Request) -> Any:
@@ -200,6 +253,58 @@ class QueryModel:
             ]
             raise RequestValidationError(errors) from None
 
+
+def _model(name: str, fields: dict[str, Any]) -> type[BaseModel]:
+    definitions: dict[str, Any] = {
+        key: (annotation, copy.copy(field)) for key, (annotation, field) in fields.items()
+    }
+    model: type[BaseModel] = create_model(
+        name, __config__=ConfigDict(extra="ignore"), **definitions
+    )
+    return model
+
+
+_PLAIN: frozenset[Any] = frozenset(
+    {int, str, float, bool, bytes, type(None), list, set, frozenset, tuple, dict, Decimal, UUID}
+    | {datetime.datetime, datetime.date, datetime.time, datetime.timedelta}
+)
+_DOCUMENTED: dict[str, dict[str, Any]] = {}
+"""Documented parameters by `_doc_key`: the same field documents the same parameter."""
+_MAX_DOCUMENTED = 4096
+
+
+def _doc_key(name: str, definition: tuple[Any, Any], shared: str) -> str | None:
+    """A key that names a field's documented parameter, or ``None`` when the field holds
+    something whose text does not tell it apart from another (a class of an app, a function,
+    an object that prints its address)."""
+    annotation, field = definition
+    if not _plain(annotation):
+        return None
+    key = repr((name, annotation, field, shared))
+    return None if " at 0x" in key else key
+
+
+def _plain(annotation: Any) -> bool:
+    """Whether ``annotation`` is made of builtin types and this package's own."""
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation in _PLAIN or annotation.__module__.startswith(_PACKAGE)
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return not callable(annotation)
+    if origin is not typing.Annotated and origin is not typing.Literal and not _plain(origin):
+        if origin not in (typing.Union, types.UnionType):
+            return False
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return all(isinstance(a, str | int | bool) or a is None for a in args)
+    if origin is typing.Annotated:
+        return _plain(args[0]) and all(
+            not isinstance(m, type) and not callable(m) for m in args[1:]
+        )
+    return all(_plain(a) for a in args)
+
+
+_PACKAGE = __name__.split(".")[0] + "."
 
 _ATTRIBUTE = "__crudrouter_sqla_query__"
 
