@@ -141,13 +141,10 @@ class QueryModel:
         self.name = name
         self.fields = fields
         self.shares = shares
-        self._infos = {
-            key: FieldInfo.from_annotated_attribute(annotation, copy.copy(field))
-            for key, (annotation, field) in fields.items()
-        }
-        self.names = frozenset(info.alias or key for key, info in self._infos.items())
+        aliases = {key: _alias(key, field) for key, (_, field) in fields.items()}
+        self.names = frozenset(aliases.values())
         self.repeatable = frozenset(
-            info.alias or key for key, info in self._infos.items() if is_sequence(info.annotation)
+            aliases[key] for key, (annotation, _) in fields.items() if is_sequence(annotation)
         )
         self.accepted_of: Callable[[], frozenset[str]] | None = None
         """Gives every query parameter the route takes, its dependencies' too (set by the
@@ -185,11 +182,9 @@ class QueryModel:
     def _parameters(self) -> list[dict[str, Any]]:
         components = _enum_components(self.shares)
         shared = repr(sorted(components.items()))
-        documented = {
-            key: info
-            for key, info in self._infos.items()
-            if not any(isinstance(m, Undocumented) for m in info.metadata)
-        }
+        documented = [
+            key for key, (annotation, _) in self.fields.items() if _documented(annotation)
+        ]
         keys = {key: _doc_key(key, self.fields[key], shared) for key in documented}
         missing = [key for key in documented if keys[key] is None or keys[key] not in _DOCUMENTED]
         if missing:
@@ -252,6 +247,19 @@ class QueryModel:
                 for error in exc.errors(include_url=False)
             ]
             raise RequestValidationError(errors) from None
+
+
+def _alias(key: str, field: Any) -> str:
+    """The name a client gives a query-model field."""
+    alias = field.alias if isinstance(field, FieldInfo) else None
+    return alias or key
+
+
+def _documented(annotation: Any) -> bool:
+    """Whether a query-model field is documented (not marked `Undocumented`)."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return True
+    return not any(isinstance(m, Undocumented) for m in typing.get_args(annotation)[1:])
 
 
 def _model(name: str, fields: dict[str, Any]) -> type[BaseModel]:

@@ -9,6 +9,7 @@ endpoint that takes the key under the new names.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -55,6 +56,12 @@ _OPTIONS = {
 """The options of `APIRoute` and their defaults."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(path: str) -> tuple[Any, str, dict[str, Any]]:
+    """Starlette's `compile_path`, once per path: the routes of one path share its pattern."""
+    return compile_path(path)
+
+
 def _declare(route: APIRoute, path: str, endpoint: Callable[..., Any], kwargs: Any) -> None:
     """Give ``route`` the attributes `APIRoute` derives from its options without reading the
     endpoint's parameters or building a field: what matching a path and including the route in
@@ -62,10 +69,10 @@ def _declare(route: APIRoute, path: str, endpoint: Callable[..., Any], kwargs: A
     for name, default in _OPTIONS.items():
         setattr(route, name, kwargs.get(name, default))
     route.path, route.endpoint = path, endpoint
-    route.path_regex, route.path_format, route.param_convertors = compile_path(path)
+    route.path_regex, route.path_format, route.param_convertors = _compiled(path)
     route.tags = list(route.tags or [])
     route.dependencies = list(route.dependencies or [])
-    route.responses = dict(route.responses or {})
+    route.responses = dict(kwargs.get("responses") or {})
     route.methods = {method.upper() for method in route.methods or ["GET"]}
     route.name = get_name(endpoint) if route.name is None else route.name
     description = route.description or inspect.cleandoc(endpoint.__doc__ or "")

@@ -146,13 +146,32 @@ def _no_defaults(schema: dict[str, Any]) -> None:
         prop.pop("default", None)
 
 
+def _none() -> None:
+    return None
+
+
+def _optional(field: FieldInfo) -> FieldInfo:
+    """``field`` not required, with no default to document."""
+    attributes: dict[str, Any] = dict(getattr(field, "_attributes_set", None) or {})
+    if not attributes or "annotation" not in attributes:
+        return FieldInfo.merge_field_infos(field, default=None)
+    for name in ("annotation", "default", "default_factory"):
+        attributes.pop(name, None)
+    optional: FieldInfo = FieldInfo.merge_field_infos(field, default=None)
+    if optional.metadata:
+        return optional
+    return FieldInfo(default_factory=_none, **attributes)
+
+
 def page_model(schema: type[BaseModel], names: Any) -> Any:
     """The documented answer of a list route: a page of the read schema (``{Item}Page``), or,
     when the client asks for ``fields``, a page of the read schema's fields with none of them
     required (``{Item}FieldsPage`` of ``{Item}Fields``), so every page the route answers fits
     the document and a generated client's ``{Item}Page`` holds read-schema items."""
     fields: dict[str, Any] = {
-        name: (field.annotation, FieldInfo.merge_field_infos(field, default=None))
+        # Not required, with no default to document: a default of None would be written,
+        # at the cost of a `TypeAdapter` each, only to be taken out again.
+        name: (field.annotation, _optional(field))
         for name, field in schema.model_fields.items()
     }
     config = ConfigDict(**schema.model_config)
