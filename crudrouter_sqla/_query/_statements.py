@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,19 +97,32 @@ class Queries:
         ).select_from(info.table)
         self._exists: Select[Any] = select(self.pk).select_from(info.table)
         self._alive = [] if soft is None else [soft.alive()]
-        # Built once: its compiled form and cache key are reused by every request.
-        self._one_by_key = self._select.where(*self._by_key_param(_SELECT_KEY), *self._alive)
         self._count: Select[Any] = select(func.count()).select_from(info.table)
-        in_tenant = [] if tenant is None else [tenant == bindparam(_TENANT)]
-        self._in_tenant = in_tenant
-        self._one_in_tenant = self._one_by_key.where(*in_tenant)
-        self._count_in_tenant = self._count.where(*in_tenant)
-        self._insert = insert(info.table).returning(*self._returning)
-        by_key = self._by_key_param(_UPDATE_KEY)
-        self._update = (
-            sa_update(info.table).where(*by_key, *self._alive).returning(*self._returning)
-        )
+        self._in_tenant = [] if tenant is None else [tenant == bindparam(_TENANT)]
         self._pages: dict[tuple[str, Sequence[str] | None, bool, bool], Any] = {}
+
+    # Built once, on first use: their compiled forms and cache keys are reused by every
+    # request (and a router whose routes never need one does not build it).
+    @functools.cached_property
+    def _one_by_key(self) -> Select[Any]:
+        return self._select.where(*self._by_key_param(_SELECT_KEY), *self._alive)
+
+    @functools.cached_property
+    def _one_in_tenant(self) -> Select[Any]:
+        return self._one_by_key.where(*self._in_tenant)
+
+    @functools.cached_property
+    def _count_in_tenant(self) -> Select[Any]:
+        return self._count.where(*self._in_tenant)
+
+    @functools.cached_property
+    def _insert(self) -> Any:
+        return insert(self.info.table).returning(*self._returning)
+
+    @functools.cached_property
+    def _update(self) -> Any:
+        by_key = self._by_key_param(_UPDATE_KEY)
+        return sa_update(self.info.table).where(*by_key, *self._alive).returning(*self._returning)
 
     def by_key(self, ident: Any) -> list[Clause]:
         """The conditions that pick a row by its key (a tuple for a composite key)."""

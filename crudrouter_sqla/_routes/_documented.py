@@ -34,8 +34,25 @@ def documented(annotation: Any) -> Any:
     (no response body) stays ``None``."""
     if annotation is None:
         return None
+    try:
+        known = _WRAPPERS.get(annotation)
+    except TypeError:  # an annotation that cannot be a key
+        known, annotation_key = None, None
+    else:
+        annotation_key = annotation
+    if known is not None:
+        return known
     name = getattr(annotation, "__name__", "Documented")
-    return type(name, (_Documented,), {"__slots__": (), "annotation": annotation})
+    wrapper = type(name, (_Documented,), {"__slots__": (), "annotation": annotation})
+    if annotation_key is not None and len(_WRAPPERS) < _MAX_WRAPPERS:
+        _WRAPPERS[annotation_key] = wrapper
+    return wrapper
+
+
+_WRAPPERS: dict[Any, Any] = {}
+"""One wrapper per type: the routes of a router (and of the routers that share a schema)
+hand FastAPI the same one."""
+_MAX_WRAPPERS = 4096
 
 
 class SharedBody(dict[str, Any]):

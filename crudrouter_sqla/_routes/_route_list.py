@@ -67,7 +67,9 @@ def _declare(route: APIRoute, path: str, endpoint: Callable[..., Any], kwargs: A
     endpoint's parameters or building a field: what matching a path and including the route in
     another router read."""
     for name, default in _OPTIONS.items():
-        setattr(route, name, kwargs.get(name, default))
+        value = kwargs.get(name, default)
+        if value is not default:  # the others are read from the class (see `CRUDRoute`)
+            setattr(route, name, value)
     route.path, route.endpoint = path, endpoint
     route.path_regex, route.path_format, route.param_convertors = _compiled(path)
     route.tags = list(route.tags or [])
@@ -212,6 +214,12 @@ class CRUDRoute(APIRoute):
             await response(scope, receive, send)
             return
         await super().handle(scope, receive, send)
+
+
+for _name, _default in _OPTIONS.items():
+    # What a route declared but not completed reads for an option it was not given.
+    if not hasattr(CRUDRoute, _name):
+        setattr(CRUDRoute, _name, _default)
 
 
 class RouteList(list[BaseRoute]):
