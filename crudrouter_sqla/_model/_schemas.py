@@ -568,9 +568,13 @@ def derive_update_schema(
             fields[key] = (field.annotation, optional)
         else:
             fields[key] = strict_write_field(info, key, field, default=None, default_factory=None)
+    config = _config(create_schema.model_config)
+    # Validated through the route's body field, which builds its own validator: the model's
+    # own is built only if something uses it.
+    config["defer_build"] = True
     model: type[BaseModel] = create_model(
         name,
-        __config__=_config(create_schema.model_config),
+        __config__=config,
         __doc__=f"The fields a client may change on a {info.resource}; all optional.",
         **fields,
     )

@@ -176,6 +176,7 @@ def page_model(schema: type[BaseModel], names: Any) -> Any:
     }
     config = ConfigDict(**schema.model_config)
     config["json_schema_extra"] = _no_defaults
+    config["defer_build"] = True
     subset: Any = create_model(
         names.schema("Fields"),
         __config__=config,
