@@ -538,6 +538,9 @@ class CRUDRouter(APIRouter):
                 replace(spec, responses={**spec.responses, **parent_missing}) for spec in specs
             ]
         errors = routes.SharedBody(ErrorResponse)
+        # The routes that answer one read-schema item (get, create, replace, update, restore)
+        # document one shared body too: only one of them hands FastAPI the model.
+        answer = routes.SharedBody(routes.documented(self.schema))
         for spec in specs:
             setting = switches[spec.switch]
             if setting is False:
@@ -561,12 +564,17 @@ class CRUDRouter(APIRouter):
                 responses[422] = routes.VALIDATION_ERROR
             responses = routes.sharing_error_bodies(responses, errors)
             extra = {} if spec.response_class is None else {"response_class": spec.response_class}
+            response_model = routes.documented(spec.response_model)
+            if spec.response_model is self.schema:
+                responses = routes.answering(answer, spec.status, responses)
+                response_model = None
+                extra["response_class"] = routes.ItemResponse
             with self.routes.generating():
                 self.add_api_route(
                     spec.path,
                     endpoint,
                     methods=[spec.method],
-                    response_model=routes.documented(spec.response_model),
+                    response_model=response_model,
                     status_code=spec.status,
                     responses=responses,
                     dependencies=[] if isinstance(setting, bool) else list(setting),

@@ -13,7 +13,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crudrouter_sqla import CRUDRouter, ErrorResponse, Page
-from tests.models import Hero, HeroCreate, HeroRead
+from tests.models import Hero, HeroCreate, HeroRead, Tag, TagRead
 
 REF = "#/components/schemas/"
 
@@ -223,3 +223,51 @@ def test_routers_that_share_parameters_document_them_alike():
     assert limit("/heroes")["schema"]["maximum"] == 50
     assert limit("/more")["schema"]["maximum"] == 70
     assert limit("/heroes")["description"] == "Page size, 1 to 50."
+
+
+def _answers(document: dict[str, Any]) -> dict[tuple[str, str, str], Any]:
+    """The body schema of every documented 200 and 201 but the list's."""
+    found = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status in ("200", "201") and not (method == "get" and "{" not in path):
+                    content = response.get("content", {}).get("application/json", {})
+                    found[path, method, status] = content.get("schema")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("model", "read", "options", "change"),
+    [
+        (Hero, HeroRead, {}, None),
+        (Hero, HeroRead, {"get_route": False}, None),
+        (Hero, HeroRead, {}, _hid_first),
+        (Tag, TagRead, {"upsert": True}, None),
+        (Tag, TagRead, {"upsert": True, "get_route": False, "create_route": False}, None),
+    ],
+    ids=["hero", "no-get", "hid-first", "upsert", "upsert-alone"],
+)
+def test_every_answer_of_one_item_documents_the_read_schema(model, read, options, change):
+    router = CRUDRouter(model, read, **options)
+    if change is not None:
+        change(router)
+    declared = CRUDRouter(model, read, prefix="/declared", **options)
+
+    @declared.get("/{item_id}", response_model=read)
+    async def my_get(item_id: str) -> Any:
+        return None
+
+    app = FastAPI()
+    app.include_router(router)
+    app.include_router(declared)
+    document = app.openapi()
+    answers = _answers(document)
+    statuses = {(method, status) for _, method, status in answers}
+    expected = {("post", "201"), ("put", "200"), ("patch", "200")} - (
+        {("post", "201")} if "create_route" in options else set()
+    )
+    assert expected <= statuses, statuses
+    if "upsert" in options:
+        assert ("put", "201") in statuses
+    assert all(schema == {"$ref": REF + read.__name__} for schema in answers.values()), answers

@@ -9,7 +9,7 @@ declared by hand replace generated ones; `CRUDRoute` lists every method of a pat
 
 from ._aggregate import aggregate_models, make_aggregate
 from ._bulk import BulkCount, make_bulk_create, make_bulk_delete, make_bulk_update
-from ._documented import SharedBody, documented, sharing_error_bodies
+from ._documented import ItemResponse, SharedBody, answering, documented, sharing_error_bodies
 from ._export import DEFAULT_MAX_EXPORT_ROWS, ExportResponse, export_responses, make_export
 from ._items import (
     make_create,
@@ -41,6 +41,7 @@ __all__ = [
     "VALIDATION_ERROR",
     "CRUDRoute",
     "Endpoint",
+    "ItemResponse",
     "ExportResponse",
     "Names",
     "QueryAllowlist",
@@ -49,6 +50,7 @@ __all__ = [
     "Serializer",
     "SharedBody",
     "aggregate_models",
+    "answering",
     "documented",
     "export_responses",
     "item_path",

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema
+from starlette.responses import Response
 
 
 class _Documented:
@@ -87,25 +88,55 @@ def sharing_error_bodies(
     return shared
 
 
-def shared_body(responses: dict[Any, dict[str, Any]]) -> SharedBody | None:
-    """The shared ``content`` some of ``responses`` document, if any."""
+def answering(
+    content: SharedBody, status: int, responses: dict[Any, dict[str, Any]]
+) -> dict[Any, dict[str, Any]]:
+    """``responses`` of a route whose answer (``status``) is documented by ``content``, and
+    whose other responses with the body's model (an upsert's 201) are too.
+
+    Such a route hands FastAPI no response model, and answers with `ItemResponse`, whose
+    media type FastAPI does not document: the answer's body is the shared one alone."""
+    shared: dict[Any, dict[str, Any]] = {status: {"content": content}}
+    for code, response in responses.items():
+        if response.get("model") is not None and response.get("model") in (
+            content.model,
+            getattr(content.model, "annotation", None),
+        ):
+            response = {k: v for k, v in response.items() if k != "model"}
+            response["content"] = content
+        shared[code] = response
+    return shared
+
+
+class ItemResponse(Response):
+    """The response class of a route whose answer is documented by a shared body (see
+    `answering`). The routes answer with responses they build themselves; FastAPI reads this
+    class only to document the answer, and documents none for a class without a media type,
+    so the shared body is the only content of the answer."""
+
+
+def shared_bodies(responses: dict[Any, dict[str, Any]]) -> list[SharedBody]:
+    """The shared bodies ``responses`` document, in order."""
+    found: list[SharedBody] = []
     for response in responses.values():
         content = response.get("content")
-        if isinstance(content, SharedBody):
-            return content
-    return None
+        if isinstance(content, SharedBody) and all(content is not f for f in found):
+            found.append(content)
+    return found
 
 
-def carrying(responses: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-    """``responses`` of the route that carries the shared body's model: the first response
-    documented by the shared body names its model too, so FastAPI fills the body in."""
+def carrying(
+    responses: dict[Any, dict[str, Any]], bodies: list[SharedBody]
+) -> dict[Any, dict[str, Any]]:
+    """``responses`` of the route that carries the models of ``bodies``: the first response
+    documented by each names its model too, so FastAPI fills the body in."""
     carried: dict[Any, dict[str, Any]] = {}
-    carrier = False
+    todo = list(bodies)
     for status, response in responses.items():
         content = response.get("content")
-        if not carrier and isinstance(content, SharedBody):
-            response = {**response, "model": content.model}
-            carrier = True
+        if any(content is body for body in todo):
+            response = {**response, "model": content.model}  # type: ignore[union-attr]
+            todo = [body for body in todo if body is not content]
         carried[status] = response
     return carried
 

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Match, compile_path, get_name
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ConfigurationError
-from ._documented import carrying, shared_body, standalone
+from ._documented import carrying, shared_bodies, standalone
 
 _PARAM = re.compile(r"\{[^}]*\}")
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -150,10 +150,8 @@ class CRUDRoute(APIRoute):
         one body (see `SharedBody`): the first route of the router in the document that has
         them carries its model, the others only refer to it."""
         own: dict[int | str, dict[str, Any]] = self.__dict__.get("_responses", {})
-        body = shared_body(own)
-        if body is None or self._carrier(body):
-            return own if body is None else carrying(own)
-        return own
+        carried = [body for body in shared_bodies(own) if self._carrier(body)]
+        return carrying(own, carried) if carried else own
 
     @responses.setter
     def responses(self, value: dict[int | str, dict[str, Any]]) -> None:
@@ -167,7 +165,7 @@ class CRUDRoute(APIRoute):
             if (
                 isinstance(route, CRUDRoute)
                 and route.include_in_schema
-                and shared_body(route.__dict__.get("_responses", {})) is body
+                and any(b is body for b in shared_bodies(route.__dict__.get("_responses", {})))
             ):
                 return route is self
         return True
