@@ -562,7 +562,7 @@ class CRUDRouter(APIRouter):
             responses = {**spec.responses, **_UNAVAILABLE}
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR
-            responses = routes.sharing_error_bodies(responses, errors)
+            responses = routes.sharing_bodies(responses, errors)
             extra = {} if spec.response_class is None else {"response_class": spec.response_class}
             response_model = routes.documented(spec.response_model)
             if spec.response_model is self.schema:

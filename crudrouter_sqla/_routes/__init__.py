@@ -9,7 +9,7 @@ declared by hand replace generated ones; `CRUDRoute` lists every method of a pat
 
 from ._aggregate import aggregate_models, make_aggregate
 from ._bulk import BulkCount, make_bulk_create, make_bulk_delete, make_bulk_update
-from ._documented import ItemResponse, SharedBody, answering, documented, sharing_error_bodies
+from ._documented import ItemResponse, SharedBody, answering, documented, sharing_bodies
 from ._export import DEFAULT_MAX_EXPORT_ROWS, ExportResponse, export_responses, make_export
 from ._items import (
     make_create,
@@ -73,7 +73,7 @@ __all__ = [
     "query_of",
     "refusing_unknown_query",
     "session_dependency",
-    "sharing_error_bodies",
+    "sharing_bodies",
     "snake",
     "stamp_of",
 ]

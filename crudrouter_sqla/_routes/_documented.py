@@ -38,16 +38,17 @@ def documented(annotation: Any) -> Any:
     try:
         known = _WRAPPERS.get(annotation)
     except TypeError:  # an annotation that cannot be a key
-        known, annotation_key = None, None
-    else:
-        annotation_key = annotation
-    if known is not None:
-        return known
+        return _wrapper(annotation)
+    if known is None:
+        known = _wrapper(annotation)
+        if len(_WRAPPERS) < _MAX_WRAPPERS:
+            _WRAPPERS[annotation] = known
+    return known
+
+
+def _wrapper(annotation: Any) -> Any:
     name = getattr(annotation, "__name__", "Documented")
-    wrapper = type(name, (_Documented,), {"__slots__": (), "annotation": annotation})
-    if annotation_key is not None and len(_WRAPPERS) < _MAX_WRAPPERS:
-        _WRAPPERS[annotation_key] = wrapper
-    return wrapper
+    return type(name, (_Documented,), {"__slots__": (), "annotation": annotation})
 
 
 _WRAPPERS: dict[Any, Any] = {}
@@ -57,12 +58,12 @@ _MAX_WRAPPERS = 4096
 
 
 class SharedBody(dict[str, Any]):
-    """The ``content`` of the error responses of every route of a router, one object for all
-    of them: a copy of the responses (FastAPI copies them, deeply, to document them) still
-    shares it. FastAPI writes the error model's schema into it when it documents the route
-    that carries the model (see `carrying`), so the other routes document the same body
-    without a field of their own (FastAPI builds a `TypeAdapter` for each response model of
-    each route)."""
+    """The ``content`` of the responses of a router's routes that have the same body (the
+    error responses; the answers of the routes that return one item), one object for all of
+    them: a copy of the responses (FastAPI copies them, deeply, to document them) still shares
+    it. FastAPI writes the body model's schema into it when it documents the route that carries
+    the model (see `carrying`), so the other routes document the same body without a field of
+    their own (FastAPI builds a `TypeAdapter` for each response model of each route)."""
 
     model: Any = None
 
@@ -74,14 +75,15 @@ class SharedBody(dict[str, Any]):
         return self
 
 
-def sharing_error_bodies(
-    responses: dict[Any, dict[str, Any]], content: SharedBody
+def sharing_bodies(
+    responses: dict[Any, dict[str, Any]], content: SharedBody, model: Any = None
 ) -> dict[Any, Any]:
-    """``responses`` with every response documented by the model of ``content`` (the error
-    model) given ``content`` in place of the model."""
+    """``responses`` with every response documented by ``model`` (by default the model of
+    ``content``) given ``content`` in place of the model."""
+    model = content.model if model is None else model
     shared: dict[Any, Any] = {}
     for status, response in responses.items():
-        if response.get("model") is content.model and "content" not in response:
+        if response.get("model") is model and "content" not in response:
             response = {k: v for k, v in response.items() if k != "model"}
             response["content"] = content
         shared[status] = response
@@ -91,21 +93,14 @@ def sharing_error_bodies(
 def answering(
     content: SharedBody, status: int, responses: dict[Any, dict[str, Any]]
 ) -> dict[Any, dict[str, Any]]:
-    """``responses`` of a route whose answer (``status``) is documented by ``content``, and
-    whose other responses with the body's model (an upsert's 201) are too.
+    """``responses`` of a route whose answer (``status``) is documented by ``content`` (of a
+    `documented` type), and whose other responses with the type itself (an upsert's 201) are
+    too.
 
     Such a route hands FastAPI no response model, and answers with `ItemResponse`, whose
     media type FastAPI does not document: the answer's body is the shared one alone."""
-    shared: dict[Any, dict[str, Any]] = {status: {"content": content}}
-    for code, response in responses.items():
-        if response.get("model") is not None and response.get("model") in (
-            content.model,
-            getattr(content.model, "annotation", None),
-        ):
-            response = {k: v for k, v in response.items() if k != "model"}
-            response["content"] = content
-        shared[code] = response
-    return shared
+    others = sharing_bodies(responses, content, content.model.annotation)
+    return {status: {"content": content}, **others}
 
 
 class ItemResponse(Response):
@@ -142,7 +137,7 @@ def carrying(
 
 
 def standalone(response: dict[str, Any]) -> dict[str, Any]:
-    """A response of `sharing_error_bodies` as one of its own (for a route that takes it over
+    """A response of `sharing_bodies` as one of its own (for a route that takes it over
     from a generated one)."""
     content = response.get("content")
     if not isinstance(content, SharedBody):

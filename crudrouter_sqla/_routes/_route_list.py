@@ -146,9 +146,9 @@ class CRUDRoute(APIRoute):
 
     @property
     def responses(self) -> dict[int | str, dict[str, Any]]:
-        """The route's documented responses. The error responses of a router's routes share
-        one body (see `SharedBody`): the first route of the router in the document that has
-        them carries its model, the others only refer to it."""
+        """The route's documented responses. Responses of a router's routes with the same
+        body share it (see `SharedBody`): the first route of the router in the document that
+        has a shared body carries its model, the others only refer to it."""
         own: dict[int | str, dict[str, Any]] = self.__dict__.get("_responses", {})
         carried = [body for body in shared_bodies(own) if self._carrier(body)]
         return carrying(own, carried) if carried else own
