@@ -294,21 +294,19 @@ def _doc_key(name: str, definition: tuple[Any, Any], shared: str) -> str | None:
 
 def _plain(annotation: Any) -> bool:
     """Whether ``annotation`` is made of builtin types and this package's own."""
-    if isinstance(annotation, type) and not typing.get_args(annotation):
-        return annotation in _PLAIN or annotation.__module__.startswith(_PACKAGE)
     origin = typing.get_origin(annotation)
-    if origin is None:
-        return not callable(annotation)
-    if origin is not typing.Annotated and origin is not typing.Literal and not _plain(origin):
-        if origin not in (typing.Union, types.UnionType):
-            return False
     args = typing.get_args(annotation)
+    if origin is None:
+        if isinstance(annotation, type):
+            return annotation in _PLAIN or annotation.__module__.startswith(_PACKAGE)
+        return not callable(annotation)
     if origin is typing.Literal:
         return all(isinstance(a, str | int | bool) or a is None for a in args)
     if origin is typing.Annotated:
-        return _plain(args[0]) and all(
-            not isinstance(m, type) and not callable(m) for m in args[1:]
-        )
+        extras = args[1:]
+        return _plain(args[0]) and all(not isinstance(m, type) and not callable(m) for m in extras)
+    if origin not in (typing.Union, types.UnionType) and not _plain(origin):
+        return False
     return all(_plain(a) for a in args)
 
 

@@ -151,16 +151,14 @@ def _none() -> None:
 
 
 def _optional(field: FieldInfo) -> FieldInfo:
-    """``field`` not required, with no default to document."""
-    attributes: dict[str, Any] = dict(getattr(field, "_attributes_set", None) or {})
-    if not attributes or "annotation" not in attributes:
-        return FieldInfo.merge_field_infos(field, default=None)
-    for name in ("annotation", "default", "default_factory"):
-        attributes.pop(name, None)
+    """``field`` not required, with no default to document; with ``default=None`` when it
+    has constraints, or when the attributes it was given cannot be read."""
     optional: FieldInfo = FieldInfo.merge_field_infos(field, default=None)
-    if optional.metadata:
+    given: dict[str, Any] = getattr(field, "_attributes_set", None) or {}
+    if optional.metadata or "annotation" not in given:
         return optional
-    return FieldInfo(default_factory=_none, **attributes)
+    rest = {k: v for k, v in given.items() if k not in ("annotation", "default", "default_factory")}
+    return FieldInfo(default_factory=_none, **rest)
 
 
 def page_model(schema: type[BaseModel], names: Any) -> Any:
