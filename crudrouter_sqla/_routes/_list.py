@@ -206,8 +206,8 @@ def sort_and_fields(res: Resource) -> dict[str, Any]:
 
 
 def _query_fields(res: Resource) -> dict[str, Any]:
-    """One model for every query parameter of the list route: validated in one pass, and
-    documented by FastAPI as separate parameters."""
+    """The fields of the one model of every query parameter of the list route: validated in
+    one pass, and documented as separate parameters (see `QueryModel`)."""
     spec = res.listing
     fields: dict[str, Any] = {
         "offset": (
