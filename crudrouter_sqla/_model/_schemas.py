@@ -335,7 +335,24 @@ def _json_check(annotation: Any) -> tuple[Check, str]:
 def json_type_guard(annotation: Any) -> BeforeValidator:
     """A validator that refuses values whose JSON type the field's documented schema does not
     allow, before Pydantic's lax conversions (``true`` -> 1, ``"12"`` -> 12, a number -> a
-    date) could accept them."""
+    date) could accept them. One per annotation: the fields of every schema of the same type
+    share it."""
+    try:
+        known = _GUARDS.get(annotation)
+    except TypeError:  # an annotation that cannot be a key
+        return _guard(annotation)
+    if known is None:
+        known = _guard(annotation)
+        if len(_GUARDS) < _MAX_GUARDS:
+            _GUARDS[annotation] = known
+    return known
+
+
+_GUARDS: dict[Any, BeforeValidator] = {}
+_MAX_GUARDS = 4096
+
+
+def _guard(annotation: Any) -> BeforeValidator:
     check, name = _json_check(annotation)
 
     def guard(value: Any) -> Any:
