@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -208,29 +209,49 @@ def sort_and_fields(res: Resource) -> dict[str, Any]:
 def _query_fields(res: Resource) -> dict[str, Any]:
     """The fields of the one model of every query parameter of the list route: validated in
     one pass, and documented as separate parameters (see `QueryModel`)."""
-    spec = res.listing
+    offset, page, limit, count, cursor = _paging_fields(
+        res.max_offset, res.max_limit, res.default_limit, res.listing.count
+    )
     fields: dict[str, Any] = {
-        "offset": (
+        "offset": offset,
+        "page": page,
+        "limit": limit,
+        **sort_and_fields(res),
+        "count": count,
+        "cursor": cursor,
+    }
+    fields.update(filter_fields(res))
+    return fields
+
+
+@functools.lru_cache(maxsize=256)
+def _paging_fields(
+    max_offset: int, max_limit: int, default_limit: int, count: CountMode
+) -> tuple[Any, ...]:
+    """The query-model fields that place a page (``offset``, ``page``, ``limit``, ``count``,
+    ``cursor``), one set for every list route of the same bounds."""
+    return (
+        (
             Annotated[
                 int | None,
-                WithJsonSchema({"type": "integer", "minimum": 0, "maximum": res.max_offset}),
+                WithJsonSchema({"type": "integer", "minimum": 0, "maximum": max_offset}),
             ],
             Field(
                 None,
                 ge=0,
                 description=(
-                    f"Rows to skip (default 0, at most {res.max_offset}); with a `cursor`, "
+                    f"Rows to skip (default 0, at most {max_offset}); with a `cursor`, "
                     "rows to skip after the cursor's position."
                 ),
             ),
         ),
-        "page": (
+        (
             int | None,
             Field(
                 None,
                 ge=1,
                 # Any limit then keeps (page - 1) * limit within max_offset.
-                le=res.max_offset // res.max_limit + 1,
+                le=max_offset // max_limit + 1,
                 description=(
                     "Page number, from 1: the page starts (page - 1) × limit rows further on; "
                     "beside `offset` or a cursor it adds to them. The answer then holds `page`, "
@@ -238,21 +259,20 @@ def _query_fields(res: Resource) -> dict[str, Any]:
                 ),
             ),
         ),
-        "limit": (
+        (
             int,
             Field(
-                res.default_limit,
+                default_limit,
                 ge=1,
-                le=res.max_limit,
-                description=f"Page size, 1 to {res.max_limit}.",
+                le=max_limit,
+                description=f"Page size, 1 to {max_limit}.",
             ),
         ),
-        **sort_and_fields(res),
-        "count": (
+        (
             CountMode | None,
-            Field(None, description=f"How `total` is counted (default {spec.count})."),
+            Field(None, description=f"How `total` is counted (default {count})."),
         ),
-        "cursor": (
+        (
             str | None,
             Field(
                 None,
@@ -263,9 +283,7 @@ def _query_fields(res: Resource) -> dict[str, Any]:
                 ),
             ),
         ),
-    }
-    fields.update(filter_fields(res))
-    return fields
+    )
 
 
 def filter_fields(res: Resource) -> dict[str, Any]:
