@@ -52,7 +52,18 @@ def context_params(
     res: Resource, *, stamp: bool = False, hooks: bool = False, marks: bool = False
 ) -> list[inspect.Parameter]:
     """The parent key, the session, and the scope, stamp, hooks and ``soft_delete_values``
-    dependencies where the router has them."""
+    dependencies where the router has them (the same parameters for every route of the
+    router that takes them)."""
+    key = ("context", stamp, hooks, marks)
+    known = res.params.get(key)
+    if known is None:
+        known = res.params[key] = tuple(_context_params(res, stamp, hooks, marks))
+    return list(known)
+
+
+def _context_params(
+    res: Resource, stamp: bool, hooks: bool, marks: bool
+) -> list[inspect.Parameter]:
     params = []
     parent = res.parent
     if parent is not None:
@@ -136,7 +147,15 @@ def item_path(res: Resource) -> str:
 
 
 def key_params(res: Resource) -> list[inspect.Parameter]:
-    """The path parameters of an item route, typed and bounded from their columns."""
+    """The path parameters of an item route, typed and bounded from their columns (the same
+    for every item route of the router)."""
+    known = res.params.get("key")
+    if known is None:
+        known = res.params["key"] = tuple(_key_params(res))
+    return list(known)
+
+
+def _key_params(res: Resource) -> list[inspect.Parameter]:
     info = res.info
     if not info.composite:
         path = Path(description=f"The {info.pk_key} of the {info.resource}.", **info.pk_bounds())

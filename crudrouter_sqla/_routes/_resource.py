@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Response
@@ -59,6 +59,9 @@ class Resource:
     scoped_estimates: bool = False
     ignored_query: frozenset[str] = frozenset()
     """Query parameters every route accepts and ignores (``ignored_query_params``)."""
+    params: dict[Any, tuple[Any, ...]] = field(default_factory=dict, compare=False, repr=False)
+    """The endpoint parameters the routes share, by kind (see `_params`): built once per
+    router."""
 
     def has_hook(self, name: str) -> bool:
         return name in self.hook_names
