@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    create_model,
+    field_serializer,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -155,6 +164,85 @@ def test_a_page_component_is_the_schema_of_a_page_model(model, read):
     assert "required" not in fields
     assert all("default" not in prop for prop in fields["properties"].values()), fields
     assert set(fields["properties"]) == set(schemas[read.__name__]["properties"])
+
+
+class _ValidatedRead(_ShapeRead):
+    """A read schema with a validator."""
+
+    @field_validator("title")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class _ComputedRead(_ShapeRead):
+    """A read schema with a computed field, which a model of its fields leaves out."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def label(self) -> str:
+        return self.title.upper()
+
+
+class _SerializedRead(_ShapeRead):
+    """A read schema whose serializer changes a field's documented type."""
+
+    @field_serializer("rank")
+    def _rank(self, value: _Rank) -> int:
+        return 1
+
+
+_TitledRead = create_model(
+    "_TitledRead", __base__=_ShapeRead, __config__=None, __doc__="A titled read schema."
+)
+_TitledRead.model_config["title"] = "Shape as read"
+_TitledRead.model_rebuild(force=True)
+
+_ExtraRead = create_model("_ExtraRead", __base__=_ShapeRead, __doc__="With schema extras.")
+_ExtraRead.model_config["json_schema_extra"] = {"examples": [{"id": 1, "heading": "x"}]}
+_ExtraRead.model_rebuild(force=True)
+
+
+def _drop_defaults(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+def _fields_model(read: type[BaseModel], name: str) -> Any:
+    """The ``fields`` items as a model: the read schema's fields (not its validators,
+    serializers or computed fields), none required, no default documented."""
+    config = ConfigDict(**read.model_config)
+    config["json_schema_extra"] = _drop_defaults
+    return create_model(
+        name,
+        __config__=config,
+        __doc__=f"The fields of {read.__name__} a client asked for with `fields`.",
+        **{
+            key: (field.annotation, FieldInfo.merge_field_infos(field, default=None))
+            for key, field in read.model_fields.items()
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "read",
+    [_ShapeRead, _ValidatedRead, _ComputedRead, _SerializedRead, _TitledRead, _ExtraRead],
+)
+def test_the_fields_component_is_the_schema_of_a_model_of_the_read_fields(read):
+    # Plain read schemas are documented from their own schema, the others by such a model:
+    # both give what FastAPI documents for the model.
+    app = FastAPI()
+    app.include_router(CRUDRouter(_Shape, read))
+    schemas = app.openapi()["components"]["schemas"]
+    plain = FastAPI()
+    model = _fields_model(read, "ShapeFields")
+    plain.get("/fields", response_model=model)(_no_page)
+    expected = plain.openapi()["components"]["schemas"]["ShapeFields"]
+    assert schemas["ShapeFields"] == expected
+    page = _page_model("ShapeFieldsPage", create_model("ShapeFields"))
+    pages = FastAPI()
+    pages.get("/pages", response_model=page)(_no_page)
+    assert schemas["ShapeFieldsPage"] == pages.openapi()["components"]["schemas"]["ShapeFieldsPage"]
 
 
 def _status_enum(*values: str) -> Any:

@@ -166,24 +166,110 @@ def page_model(schema: type[BaseModel], names: Any) -> Any:
     when the client asks for ``fields``, a page of the read schema's fields with none of them
     required (``{Item}FieldsPage`` of ``{Item}Fields``), so every page the route answers fits
     the document and a generated client's ``{Item}Page`` holds read-schema items."""
+    name = names.schema("Fields")
+    description = f"The fields of {schema.__name__} a client asked for with `fields`."
+    subset: Any
+    if _plain(schema):
+        subset = type(name, (FieldsDoc,), {"__slots__": (), "item": schema, "doc": description})
+    else:
+        subset = _fields_model(schema, name, description)
+    page: Any = _page_of(names.schema("Page"), schema)
+    fields_page: Any = _page_of(names.schema("FieldsPage"), subset)
+    return page | fields_page
+
+
+def _fields_model(schema: type[BaseModel], name: str, description: str) -> type[BaseModel]:
+    """A model of the read schema's fields, none required and none with a default to
+    document: ``{Item}Fields`` of a read schema `FieldsDoc` cannot document."""
     fields: dict[str, Any] = {
         # Not required, with no default to document: a default of None would be written,
         # at the cost of a `TypeAdapter` each, only to be taken out again.
-        name: (field.annotation, _optional(field))
-        for name, field in schema.model_fields.items()
+        key: (field.annotation, _optional(field))
+        for key, field in schema.model_fields.items()
     }
     config = ConfigDict(**schema.model_config)
     config["json_schema_extra"] = _no_defaults
     config["defer_build"] = True
-    subset: Any = create_model(
-        names.schema("Fields"),
-        __config__=config,
-        __doc__=f"The fields of {schema.__name__} a client asked for with `fields`.",
-        **fields,
+    model: type[BaseModel] = create_model(
+        name, __config__=config, __doc__=description, __module__=__name__, **fields
     )
-    page: Any = _page_of(names.schema("Page"), schema)
-    fields_page: Any = _page_of(names.schema("FieldsPage"), subset)
-    return page | fields_page
+    return model
+
+
+_MODEL_SCHEMA_KEYS = frozenset(
+    {
+        "title",
+        "json_schema_extra",
+        "json_schema_serialization_defaults_required",
+        "json_schema_mode_override",
+        "model_title_generator",
+    }
+)
+"""Configuration that changes a model's own JSON schema (not its fields')."""
+
+
+def _plain(schema: type[BaseModel]) -> bool:
+    """Whether the read schema's JSON schema is that of its fields alone: no validator,
+    serializer, computed field, JSON-schema hook or model-level schema configuration, so the
+    `FieldsDoc` of it documents what a model of its fields would."""
+    decorators = schema.__pydantic_decorators__
+    hooks = (
+        schema.__get_pydantic_json_schema__.__func__  # type: ignore[attr-defined]
+        is BaseModel.__get_pydantic_json_schema__.__func__  # type: ignore[attr-defined]
+        and schema.__get_pydantic_core_schema__.__func__  # type: ignore[attr-defined]
+        is BaseModel.__get_pydantic_core_schema__.__func__  # type: ignore[attr-defined]
+    )
+    return (
+        hooks
+        and not schema.__pydantic_root_model__
+        and not getattr(schema, "__deprecated__", None)
+        and not _MODEL_SCHEMA_KEYS & set(schema.model_config)
+        and not any(
+            getattr(decorators, kind)
+            for kind in (
+                "validators",
+                "field_validators",
+                "root_validators",
+                "field_serializers",
+                "model_serializers",
+                "model_validators",
+                "computed_fields",
+            )
+        )
+    )
+
+
+class FieldsDoc:
+    """The document's fields of an item (``{Item}Fields``, the items of ``{Item}FieldsPage``):
+    the read schema's JSON schema with no field required and none with a default, titled by
+    the subclass and described by its ``doc``.
+
+    The list route writes a ``fields`` page with a serializer of its own, so this type only
+    documents it, as a model of the read schema's fields would, without building that model
+    for every router. Only for a read schema whose JSON schema is its fields' (see `_plain`).
+    """
+
+    __slots__ = ()
+    item: ClassVar[type[BaseModel]]
+    doc: ClassVar[str]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.list_schema(
+            handler.generate_schema(cls.item),
+            ref=f"{__name__}.{cls.__name__}:{id(cls)}",
+            metadata={"pydantic_js_functions": [cls._json_schema]},
+        )
+
+    @classmethod
+    def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        item = handler.resolve_ref_schema(handler(schema)["items"])
+        fields: dict[str, Any] = copy.deepcopy(item)
+        fields.pop("required", None)
+        fields["title"] = cls.__name__
+        fields["description"] = cls.doc
+        _no_defaults(fields)
+        return fields
 
 
 def _page_of(name: str, item: Any) -> Any:
