@@ -195,8 +195,9 @@ class QueryModel:
                     _DOCUMENTED[found] = written[key]
         else:
             written = {}
+        # Each route its own parameters; their schemas, which no one writes to, are shared.
         return [
-            copy.deepcopy(written[key] if key in written else _DOCUMENTED[keys[key]])  # type: ignore[index]
+            dict(written[key] if key in written else _DOCUMENTED[keys[key]])  # type: ignore[index]
             for key in documented
         ]
 
