@@ -7,6 +7,7 @@ limit is a 422 before the parser, the validation and the error response recurse 
 from __future__ import annotations
 
 import email.message
+import functools
 import itertools
 import json
 import math
@@ -191,7 +192,12 @@ def limited_route_class(
     Raises:
         ConfigurationError: ``max_body_depth`` is not an integer from 1 to `MAX_BODY_DEPTH`.
     """
-    depth = check_body_depth(max_body_depth)
+    return _limited_route_class(limit, check_body_depth(max_body_depth))
+
+
+@functools.lru_cache(maxsize=256)
+def _limited_route_class(limit: int, depth: int) -> type[CRUDRoute]:
+    """One class per pair of limits: the routers of the same limits share it."""
 
     class LimitedRoute(CRUDRoute):
         max_body_bytes = limit
