@@ -554,11 +554,10 @@ class CRUDRouter(APIRouter):
             self._operations[name] = (verb, self.prefix + spec.path)
             endpoint = spec.factory(res, name)
             query = routes.query_of(endpoint)
-            endpoint = routes.own_transaction(endpoint)
             allowlist = None
             if query is None and res.listing.strict:
                 allowlist = routes.QueryAllowlist()
-                endpoint = routes.refusing_unknown_query(endpoint, allowlist)
+            endpoint = routes.own_transaction(endpoint, allowlist)
             responses = {**spec.responses, **_UNAVAILABLE}
             if query is not None:
                 responses[422] = routes.VALIDATION_ERROR

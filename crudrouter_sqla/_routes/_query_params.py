@@ -356,11 +356,7 @@ def refusing_unknown_query(endpoint: Endpoint, allowlist: QueryAllowlist) -> End
 
     async def route(**kwargs: Any) -> Any:
         request: Request = kwargs["request"] if wants_request else kwargs.pop("request")
-        if request.scope.get("query_string"):
-            for name in request.query_params:
-                if name not in allowlist.names:
-                    allowed = ", ".join(sorted(allowlist.names)) or "none"
-                    raise query_error(name, f"unknown query parameter; allowed: {allowed}")
+        refuse_unknown(request, allowlist)
         return await endpoint(**kwargs)
 
     params = list(signature.parameters.values())
@@ -369,3 +365,12 @@ def refusing_unknown_query(endpoint: Endpoint, allowlist: QueryAllowlist) -> End
     route.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     route.__name__ = route.__qualname__ = endpoint.__name__
     return route
+
+
+def refuse_unknown(request: Request, allowlist: QueryAllowlist) -> None:
+    """A 422 for a query parameter of the request that ``allowlist`` does not name."""
+    if request.scope.get("query_string"):
+        for name in request.query_params:
+            if name not in allowlist.names:
+                allowed = ", ".join(sorted(allowlist.names)) or "none"
+                raise query_error(name, f"unknown query parameter; allowed: {allowed}")

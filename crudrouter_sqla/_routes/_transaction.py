@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core._database import REQUEST_SESSIONS_KEY
 from ._params import param, with_signature
+from ._query_params import QueryAllowlist, refuse_unknown, refusing_unknown_query
 from ._resource import Endpoint
 
 _KWARGS = "crudrouter_sqla.kwargs"
@@ -47,22 +48,23 @@ def _depends(annotation: Any) -> Any:
     return None
 
 
-def own_transaction(endpoint: Endpoint) -> Endpoint:
+def own_transaction(endpoint: Endpoint, allowlist: QueryAllowlist | None = None) -> Endpoint:
     """``endpoint`` opening its session's transaction itself when its session dependency is a
-    `Database`'s (see the module); otherwise ``endpoint`` unchanged."""
+    `Database`'s (see the module), and refusing, first, a query parameter ``allowlist`` does not
+    name (when given; see `refusing_unknown_query`); otherwise ``endpoint`` with that check
+    alone, or unchanged."""
     signature = inspect.signature(endpoint)
     session_param = signature.parameters.get("session")
-    if session_param is None:
-        return endpoint
-    dependency = _depends(session_param.annotation)
-    open_for = getattr(dependency, "__crudrouter_sqla_open__", None)
-    if open_for is None:
-        return endpoint
+    dependency = None if session_param is None else _depends(session_param.annotation)
+    if getattr(dependency, "__crudrouter_sqla_open__", None) is None:
+        return endpoint if allowlist is None else refusing_unknown_query(endpoint, allowlist)
     wants_request = "request" in signature.parameters
     overridden = _Overridden(endpoint, dependency)
 
     async def route(**kwargs: Any) -> Response:
         request: Request = kwargs["request"] if wants_request else kwargs.pop("request")
+        if allowlist is not None:
+            refuse_unknown(request, allowlist)
         source = dependency
         overrides = request.app.dependency_overrides
         if overrides:
@@ -84,6 +86,8 @@ def own_transaction(endpoint: Endpoint) -> Endpoint:
     new_params = others if wants_request else [param("request", Request), *others]
     route.__signature__ = signature.replace(parameters=new_params)  # type: ignore[attr-defined]
     route.__name__ = route.__qualname__ = endpoint.__name__
+    # FastAPI reads the route's signature; the endpoint's own is not read again.
+    del endpoint.__signature__  # type: ignore[attr-defined]
     return route
 
 
