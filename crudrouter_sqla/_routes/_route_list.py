@@ -72,9 +72,10 @@ def _declare(route: APIRoute, path: str, endpoint: Callable[..., Any], kwargs: A
             setattr(route, name, value)
     route.path, route.endpoint = path, endpoint
     route.path_regex, route.path_format, route.param_convertors = _compiled(path)
-    route.tags = list(route.tags or [])
+    # As `APIRoute` keeps them: the tags and responses given, a copy of the dependencies.
+    route.tags = route.tags or []
     route.dependencies = list(route.dependencies or [])
-    route.responses = dict(kwargs.get("responses") or {})
+    route.responses = kwargs.get("responses") or {}
     route.methods = {method.upper() for method in route.methods or ["GET"]}
     route.name = get_name(endpoint) if route.name is None else route.name
     description = route.description or inspect.cleandoc(endpoint.__doc__ or "")
@@ -273,8 +274,9 @@ class RouteList(list[BaseRoute]):
         super().insert(first_generated, route)
 
     def remember(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> None:
-        """Note how the generated route just appended was declared, to build it again."""
-        self._declared[id(self[-1])] = _Declared(path, endpoint, dict(options))
+        """Note how the generated route just appended was declared, to build it again
+        (``options`` is kept as it is: the caller hands it over)."""
+        self._declared[id(self[-1])] = _Declared(path, endpoint, options)
 
     def declare(
         self,
