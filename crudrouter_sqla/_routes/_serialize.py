@@ -264,7 +264,7 @@ class FieldsDoc:
     @classmethod
     def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         item = handler.resolve_ref_schema(handler(schema)["items"])
-        fields: dict[str, Any] = copy.deepcopy(item)
+        fields: dict[str, Any] = _copied(item)
         fields.pop("required", None)
         fields["title"] = cls.__name__
         fields["description"] = cls.doc
@@ -300,11 +300,21 @@ class PageDoc:
 
     @classmethod
     def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        page = copy.deepcopy(_page_template(handler.mode))
+        page = _copied(_page_template(handler.mode))
         page["title"] = cls.__name__
         # The list's own schema, whose items are the item's (a reference to its component).
         page["properties"]["items"]["items"] = handler(schema)["items"]
         return page
+
+
+def _copied(schema: Any) -> Any:
+    """A copy of a JSON schema: its objects and arrays copied, its values shared (what
+    ``copy.deepcopy`` gives for JSON, in a fraction of the time)."""
+    if isinstance(schema, dict):
+        return {key: _copied(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_copied(value) for value in schema]
+    return schema
 
 
 @functools.cache
