@@ -36,6 +36,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import MANYTOONE, Mapper, RelationshipProperty
 from sqlalchemy.types import TypeDecorator
 
+from .._memo import memo
 from ..errors import ConfigurationError
 from ._inspect import ModelInfo, column_bounds, number_bounds, python_type
 from ._relations import embedded_schema
@@ -337,15 +338,7 @@ def json_type_guard(annotation: Any) -> BeforeValidator:
     allow, before Pydantic's lax conversions (``true`` -> 1, ``"12"`` -> 12, a number -> a
     date) could accept them. One per annotation: the fields of every schema of the same type
     share it."""
-    try:
-        known = _GUARDS.get(annotation)
-    except TypeError:  # an annotation that cannot be a key
-        return _guard(annotation)
-    if known is None:
-        known = _guard(annotation)
-        if len(_GUARDS) < _MAX_GUARDS:
-            _GUARDS[annotation] = known
-    return known
+    return memo(_GUARDS, annotation, _guard, _MAX_GUARDS)
 
 
 _GUARDS: dict[Any, BeforeValidator] = {}

@@ -18,6 +18,8 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema
 from starlette.responses import Response
 
+from .._memo import memo
+
 
 class _Documented:
     """A type whose Pydantic schema is that of `annotation`."""
@@ -35,15 +37,7 @@ def documented(annotation: Any) -> Any:
     (no response body) stays ``None``."""
     if annotation is None:
         return None
-    try:
-        known = _WRAPPERS.get(annotation)
-    except TypeError:  # an annotation that cannot be a key
-        return _wrapper(annotation)
-    if known is None:
-        known = _wrapper(annotation)
-        if len(_WRAPPERS) < _MAX_WRAPPERS:
-            _WRAPPERS[annotation] = known
-    return known
+    return memo(_WRAPPERS, annotation, _wrapper, _MAX_WRAPPERS)
 
 
 def _wrapper(annotation: Any) -> Any:

@@ -239,7 +239,29 @@ def _plain(schema: type[BaseModel]) -> bool:
     )
 
 
-class FieldsDoc:
+class _Documents:
+    """A type that only documents: its core schema is a list of `item` (what its JSON schema
+    refers to) named by the subclass and its `module`, and its JSON schema is what the
+    subclass's ``_json_schema`` writes from that list's."""
+
+    __slots__ = ()
+    item: ClassVar[Any]
+    module: ClassVar[str]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.list_schema(
+            handler.generate_schema(cls.item),
+            ref=f"{cls.module}.{cls.__name__}:{id(cls)}",
+            metadata={"pydantic_js_functions": [cls._json_schema]},
+        )
+
+    @classmethod
+    def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        raise NotImplementedError
+
+
+class FieldsDoc(_Documents):
     """The document's fields of an item (``{Item}Fields``, the items of ``{Item}FieldsPage``):
     the read schema's JSON schema with no field required and none with a default, titled by
     the subclass and described by its ``doc``.
@@ -252,14 +274,7 @@ class FieldsDoc:
     __slots__ = ()
     item: ClassVar[type[BaseModel]]
     doc: ClassVar[str]
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.list_schema(
-            handler.generate_schema(cls.item),
-            ref=f"{__name__}.{cls.__name__}:{id(cls)}",
-            metadata={"pydantic_js_functions": [cls._json_schema]},
-        )
+    module = __name__
 
     @classmethod
     def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
@@ -277,7 +292,7 @@ def _page_of(name: str, item: Any) -> Any:
     return type(name, (PageDoc,), {"__slots__": (), "item": item})
 
 
-class PageDoc:
+class PageDoc(_Documents):
     """The document's page of an item: the fields of `Page`, with ``items`` a list of the item,
     as the component named by the subclass.
 
@@ -288,19 +303,11 @@ class PageDoc:
     """
 
     __slots__ = ()
-    item: ClassVar[Any]
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.list_schema(
-            handler.generate_schema(cls.item),
-            ref=f"{Page.__module__}.{cls.__name__}:{id(cls)}",
-            metadata={"pydantic_js_functions": [cls._json_schema]},
-        )
+    module = Page.__module__
 
     @classmethod
     def _json_schema(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        page = _copied(_page_template(handler.mode))
+        page: dict[str, Any] = _copied(_page_template(handler.mode))
         page["title"] = cls.__name__
         # The list's own schema, whose items are the item's (a reference to its component).
         page["properties"]["items"]["items"] = handler(schema)["items"]
