@@ -59,7 +59,9 @@ class Resource:
     scoped_estimates: bool = False
     ignored_query: frozenset[str] = frozenset()
     """Query parameters every route accepts and ignores (``ignored_query_params``)."""
-    params: dict[Any, tuple[Any, ...]] = field(default_factory=dict, compare=False, repr=False)
+    params: dict[Any, tuple[Any, ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
     """The endpoint parameters the routes share, by kind (see `_params`): built once per
     router."""
 
