@@ -64,9 +64,21 @@ class SharedBody(dict[str, Any]):
     def __init__(self, model: Any) -> None:
         super().__init__()
         self.model = model
+        self._responses: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SharedBody:
         return self
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """``response`` with this body in place of its model: one for all the routes that
+        give the same response (FastAPI copies a response before it writes to it)."""
+        known = self._responses.get(id(response))
+        if known is not None and known[0] is response:
+            return known[1]
+        shared = {k: v for k, v in response.items() if k != "model"}
+        shared["content"] = self
+        self._responses[id(response)] = (response, shared)
+        return shared
 
 
 def sharing_bodies(
@@ -78,8 +90,7 @@ def sharing_bodies(
     shared: dict[Any, Any] = {}
     for status, response in responses.items():
         if response.get("model") is model and "content" not in response:
-            response = {k: v for k, v in response.items() if k != "model"}
-            response["content"] = content
+            response = content.response(response)
         shared[status] = response
     return shared
 
