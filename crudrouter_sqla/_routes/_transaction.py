@@ -59,7 +59,7 @@ def own_transaction(endpoint: Endpoint, allowlist: QueryAllowlist | None = None)
     if getattr(dependency, "__crudrouter_sqla_open__", None) is None:
         return endpoint if allowlist is None else refusing_unknown_query(endpoint, allowlist)
     wants_request = "request" in signature.parameters
-    overridden = _Overridden(endpoint, dependency)
+    overridden: _Overridden | None = None
 
     async def route(**kwargs: Any) -> Response:
         request: Request = kwargs["request"] if wants_request else kwargs.pop("request")
@@ -77,6 +77,9 @@ def own_transaction(endpoint: Endpoint, allowlist: QueryAllowlist | None = None)
             return shared_response
         opener = getattr(source, "__crudrouter_sqla_open__", None)
         if opener is None:  # an override of the app's own
+            nonlocal overridden
+            if overridden is None:
+                overridden = _Overridden(endpoint, dependency)
             return await overridden(request, kwargs)
         async with opener(request) as session:
             response: Response = await endpoint(session=session, **kwargs)
