@@ -54,10 +54,17 @@ def context_params(
     """The parent key, the session, and the scope, stamp, hooks and ``soft_delete_values``
     dependencies where the router has them (the same parameters for every route of the
     router that takes them)."""
-    key = ("context", stamp, hooks, marks)
-    known = res.params.get(key)
+    return _shared(res, ("context", stamp, hooks, marks), _context_params)
+
+
+def _shared(
+    res: Resource, kind: tuple[Any, ...], build: Callable[..., list[inspect.Parameter]]
+) -> list[inspect.Parameter]:
+    """The parameters of ``kind`` (its name, then the arguments ``build`` takes after the
+    resource), built once per router and shared by its routes."""
+    known = res.params.get(kind)
     if known is None:
-        known = res.params[key] = tuple(_context_params(res, stamp, hooks, marks))
+        known = res.params[kind] = tuple(build(res, *kind[1:]))
     return list(known)
 
 
@@ -149,10 +156,7 @@ def item_path(res: Resource) -> str:
 def key_params(res: Resource) -> list[inspect.Parameter]:
     """The path parameters of an item route, typed and bounded from their columns (the same
     for every item route of the router)."""
-    known = res.params.get("key")
-    if known is None:
-        known = res.params["key"] = tuple(_key_params(res))
-    return list(known)
+    return _shared(res, ("key",), _key_params)
 
 
 def _key_params(res: Resource) -> list[inspect.Parameter]:
