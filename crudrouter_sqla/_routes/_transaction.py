@@ -59,7 +59,7 @@ def own_transaction(endpoint: Endpoint, allowlist: QueryAllowlist | None = None)
     if getattr(dependency, "__crudrouter_sqla_open__", None) is None:
         return endpoint if allowlist is None else refusing_unknown_query(endpoint, allowlist)
     wants_request = "request" in signature.parameters
-    overridden: _Overridden | None = None
+    overridden = _Overridden(endpoint, dependency)
 
     async def route(**kwargs: Any) -> Response:
         request: Request = kwargs["request"] if wants_request else kwargs.pop("request")
@@ -77,9 +77,6 @@ def own_transaction(endpoint: Endpoint, allowlist: QueryAllowlist | None = None)
             return shared_response
         opener = getattr(source, "__crudrouter_sqla_open__", None)
         if opener is None:  # an override of the app's own
-            nonlocal overridden
-            if overridden is None:
-                overridden = _Overridden(endpoint, dependency)
             return await overridden(request, kwargs)
         async with opener(request) as session:
             response: Response = await endpoint(session=session, **kwargs)
@@ -108,6 +105,8 @@ class _Overrides:
 class _Overridden:
     """The endpoint with its session from FastAPI, for an app that overrides the session
     dependency: the session is solved by a small route of its own, built on first use."""
+
+    __slots__ = ("dependency", "endpoint", "handler")
 
     def __init__(self, endpoint: Endpoint, dependency: Any) -> None:
         self.endpoint = endpoint
