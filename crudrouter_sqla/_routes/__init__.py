@@ -24,7 +24,7 @@ from ._list import make_list
 from ._names import Names, snake
 from ._params import RESERVED, item_path
 from ._purge import make_purge
-from ._query_params import VALIDATION_ERROR, QueryAllowlist, query_of, refusing_unknown_query
+from ._query_params import VALIDATION_ERROR, QueryAllowlist, query_of
 from ._resource import Endpoint, Resource
 from ._route_list import CRUDRoute, RouteList
 from ._serialize import Serializer, page_model
@@ -71,7 +71,6 @@ __all__ = [
     "own_transaction",
     "page_model",
     "query_of",
-    "refusing_unknown_query",
     "session_dependency",
     "sharing_bodies",
     "snake",
